@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# broker-up.sh makes sure a RabbitMQ broker answers at WARREN_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/).
+# It is idempotent: when the broker already answers it returns at once. Otherwise it installs Debian's
+# rabbitmq-server (as root, apt-get update first), enables the plugins Warren uses, starts it and waits until ready.
+set -euo pipefail
+
+url=${WARREN_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}
+hostport=${url#*://}; hostport=${hostport#*@}; hostport=${hostport%%/*}
+host=${hostport%%:*}; port=${hostport##*:}; [ "$port" = "$hostport" ] && port=5672
+timeout_s=${WARREN_BROKER_WAIT:-120}
+
+say() { echo "broker-up: $*" >&2; }
+
+answers() { timeout 2 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null; }
+
+ready() {
+  answers || return 1
+  # A listening port is not enough: the node must have finished booting its apps.
+  if command -v rabbitmq-diagnostics >/dev/null 2>&1 && [[ "$host" == 127.* || "$host" == localhost ]]; then
+    timeout 20 rabbitmq-diagnostics -q check_running >/dev/null 2>&1 || return 1
+  fi
+  return 0
+}
+
+if ready; then say "broker at $host:$port answers"; exit 0; fi
+
+case "$host" in
+  127.*|localhost) ;;
+  *) say "broker at $host:$port does not answer and is not local: start it yourself"; exit 1 ;;
+esac
+
+if ! command -v rabbitmq-server >/dev/null 2>&1; then
+  [ "$(id -u)" = 0 ] || { say "rabbitmq-server is missing and installing it needs root"; exit 1; }
+  say "installing rabbitmq-server and amqp-tools from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq rabbitmq-server amqp-tools >&2
+fi
+
+# Plugins are enabled offline so the node boots with them; management gives users a UI and HTTP API.
+rabbitmq-plugins enable --offline rabbitmq_management >/dev/null 2>&1 || say "could not enable rabbitmq_management (continuing)"
+
+if ! pgrep -f 'beam.*rabbit' >/dev/null 2>&1; then
+  say "starting rabbitmq-server"
+  if command -v service >/dev/null 2>&1 && service rabbitmq-server start >/dev/null 2>&1; then :; else
+    (HOME=/var/lib/rabbitmq setsid rabbitmq-server >/var/log/rabbitmq/warren-start.log 2>&1 &) || true
+  fi
+fi
+
+deadline=$((SECONDS + timeout_s))
+until ready; do
+  if [ $SECONDS -ge $deadline ]; then say "broker not ready after ${timeout_s}s"; exit 1; fi
+  sleep 1
+done
+say "broker ready at $host:$port"

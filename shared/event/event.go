@@ -1,0 +1,189 @@
+// Package event defines the JSON bodies that travel through Warren and validates them.
+//
+// These shapes are the public contract: users publish text events with any AMQP client and read results
+// and insult-service replies, so field names here must not change lightly.
+package event
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// DefaultMaxBody is the largest accepted body (1 MiB) unless configuration says otherwise.
+const DefaultMaxBody = 1 << 20
+
+// Content types Warren understands.
+const (
+	ContentJSON  = "application/json"
+	ContentPlain = "text/plain"
+)
+
+// Text is an event asking for a text to be censored.
+type Text struct {
+	// ID identifies the event end to end; results carry it back. Optional on input.
+	ID string `json:"id,omitempty"`
+	// Text is the text to censor; it must not be empty.
+	Text string `json:"text"`
+	// SentAt is when the publisher sent the event, if it says; loadgen uses it for latency.
+	SentAt *time.Time `json:"sent_at,omitempty"`
+}
+
+// Result is what the filter publishes for each text event.
+type Result struct {
+	ID       string     `json:"id"`
+	Text     string     `json:"text"`
+	Censored int        `json:"censored"`
+	SentAt   *time.Time `json:"sent_at,omitempty"`
+}
+
+// InvalidError says why a body cannot be processed; retrying it cannot help, so it is dead-lettered at once.
+type InvalidError struct {
+	Reason string
+}
+
+func (e *InvalidError) Error() string { return e.Reason }
+
+// Permanent tells the consumer loop not to retry: the same body fails the same way every time.
+func (e *InvalidError) Permanent() bool { return true }
+
+// ErrInvalid matches every *InvalidError with errors.Is.
+var ErrInvalid = errors.New("invalid event")
+
+// Is makes errors.Is(err, ErrInvalid) true for invalid bodies.
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(format string, args ...any) error {
+	return &InvalidError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// CheckSize rejects a body larger than maxBytes (maxBytes <= 0 means DefaultMaxBody).
+func CheckSize(body []byte, maxBytes int) error {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBody
+	}
+	if len(body) > maxBytes {
+		return invalid("body of %d bytes exceeds the limit of %d bytes", len(body), maxBytes)
+	}
+	return nil
+}
+
+// ParseText decodes a text event. A JSON body (content type application/json, or a body that starts with '{'
+// and has no content type) must be an object with a non-empty string "text"; unknown fields are refused so a
+// wrong schema is noticed. A text/plain body, or one without content type, is the text itself. The id falls
+// back to messageID, and the caller generates one when both are empty.
+func ParseText(contentType, messageID string, body []byte, maxBytes int) (Text, error) {
+	if err := CheckSize(body, maxBytes); err != nil {
+		return Text{}, err
+	}
+	ct := strings.ToLower(strings.TrimSpace(strings.SplitN(contentType, ";", 2)[0]))
+	var t Text
+	switch {
+	case ct == ContentJSON || (ct == "" && looksLikeJSON(body)):
+		if err := decodeStrict(body, &t); err != nil {
+			return Text{}, err
+		}
+	case ct == ContentPlain || ct == "":
+		if !utf8.Valid(body) {
+			return Text{}, invalid("text body is not valid UTF-8")
+		}
+		t.Text = string(body)
+	default:
+		return Text{}, invalid("unsupported content type %q (want %s or %s)", contentType, ContentJSON, ContentPlain)
+	}
+	if strings.TrimSpace(t.Text) == "" {
+		return Text{}, invalid("empty text")
+	}
+	if t.ID == "" {
+		t.ID = messageID
+	}
+	return t, nil
+}
+
+func looksLikeJSON(body []byte) bool {
+	s := strings.TrimSpace(string(body[:min(len(body), 64)]))
+	return strings.HasPrefix(s, "{")
+}
+
+// decodeStrict decodes one JSON object into v, refusing unknown fields, wrong types and trailing data.
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syn):
+			return invalid("malformed JSON at byte %d: %v", syn.Offset, err)
+		case errors.As(err, &typ):
+			return invalid("wrong schema: field %q must be %s, got %s", typ.Field, typ.Type, typ.Value)
+		case strings.HasPrefix(err.Error(), "json: unknown field"):
+			return invalid("wrong schema: %v", strings.TrimPrefix(err.Error(), "json: "))
+		default:
+			return invalid("malformed JSON: %v", err)
+		}
+	}
+	if dec.More() {
+		return invalid("malformed JSON: trailing data after the object")
+	}
+	return nil
+}
+
+// Insult-service operations accepted on warren.insult.rpc.
+const (
+	OpAdd          = "add"
+	OpRemove       = "remove"
+	OpList         = "list"
+	OpRandom       = "random"
+	OpBroadcastOn  = "broadcast_on"
+	OpBroadcastOff = "broadcast_off"
+)
+
+// Ops lists every insult-service operation, in documentation order.
+var Ops = []string{OpAdd, OpRemove, OpList, OpRandom, OpBroadcastOn, OpBroadcastOff}
+
+// InsultRequest is a request to the insult service.
+type InsultRequest struct {
+	Op     string `json:"op"`
+	Insult string `json:"insult,omitempty"`
+}
+
+// InsultReply is the insult service's answer.
+type InsultReply struct {
+	OK           bool     `json:"ok"`
+	Error        string   `json:"error,omitempty"`
+	Insult       string   `json:"insult,omitempty"`
+	Insults      []string `json:"insults,omitempty"`
+	Changed      *bool    `json:"changed,omitempty"`
+	Broadcasting *bool    `json:"broadcasting,omitempty"`
+}
+
+// ParseInsultRequest decodes and validates an insult-service request.
+func ParseInsultRequest(body []byte, maxBytes int) (InsultRequest, error) {
+	if err := CheckSize(body, maxBytes); err != nil {
+		return InsultRequest{}, err
+	}
+	var r InsultRequest
+	if err := decodeStrict(body, &r); err != nil {
+		return InsultRequest{}, err
+	}
+	switch r.Op {
+	case OpAdd, OpRemove:
+		r.Insult = strings.Join(strings.Fields(r.Insult), " ")
+		if r.Insult == "" {
+			return InsultRequest{}, invalid("op %q needs a non-empty \"insult\"", r.Op)
+		}
+		if utf8.RuneCountInString(r.Insult) > 200 {
+			return InsultRequest{}, invalid("insult longer than 200 characters")
+		}
+	case OpList, OpRandom, OpBroadcastOn, OpBroadcastOff:
+	case "":
+		return InsultRequest{}, invalid("missing \"op\" (one of %s)", strings.Join(Ops, ", "))
+	default:
+		return InsultRequest{}, invalid("unknown op %q (one of %s)", r.Op, strings.Join(Ops, ", "))
+	}
+	return r, nil
+}
