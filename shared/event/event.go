@@ -187,3 +187,29 @@ func ParseInsultRequest(body []byte, maxBytes int) (InsultRequest, error) {
 	}
 	return r, nil
 }
+
+// Broadcast is what subscribers of warren.broadcast receive.
+type Broadcast struct {
+	// Type is "insult" for the periodic random insult, "message" for a user's broadcast request.
+	Type string    `json:"type"`
+	ID   string    `json:"id,omitempty"`
+	Text string    `json:"text"`
+	At   time.Time `json:"at"`
+}
+
+// Broadcast types.
+const (
+	BroadcastInsult  = "insult"
+	BroadcastMessage = "message"
+)
+
+// WorkerStats is what a worker reports on warren.stats every stats interval; the master learns capacity from it.
+type WorkerStats struct {
+	Pool      string  `json:"pool"`
+	Worker    string  `json:"worker"`
+	Processed int     `json:"processed"`
+	Interval  float64 `json:"interval_s"`
+	// Utilization is the share of the worker's handler slots that were busy during the interval (0..1).
+	Utilization float64   `json:"utilization"`
+	At          time.Time `json:"at"`
+}

@@ -1,0 +1,159 @@
+// Package broadcaster is the broadcaster worker: it forwards broadcast requests from warren.broadcaster.work to
+// every subscriber of the warren.broadcast fanout exchange, and, while broadcasting is switched on, the one
+// replica holding the leader lock sends a random insult every period.
+package broadcaster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/warren-mq/warren/shared/amqpx"
+	"github.com/warren-mq/warren/shared/catalog"
+	"github.com/warren-mq/warren/shared/config"
+	"github.com/warren-mq/warren/shared/event"
+	"github.com/warren-mq/warren/shared/topology"
+)
+
+// Options configure a broadcaster worker.
+type Options struct {
+	Config config.Config
+	Log    zerolog.Logger
+	// Ready, if set, is called each time the worker starts consuming.
+	Ready func()
+	// LeaderRetry is how often a follower tries to take the leader lock (default 1 s).
+	LeaderRetry time.Duration
+}
+
+// Run serves until ctx ends.
+func Run(ctx context.Context, o Options) error {
+	c := o.Config
+	if o.LeaderRetry <= 0 {
+		o.LeaderRetry = time.Second
+	}
+	cat := catalog.New(c.Insult.Defaults, o.Log, nil)
+	host, _ := os.Hostname()
+	id := fmt.Sprintf("%s-%d", host, os.Getpid())
+	o.Log.Info().Str("worker", id).Str("broker", amqpx.Redact(c.AMQP.URL)).Msg("broadcaster starting")
+	return amqpx.Run(ctx, amqpx.Options{URL: c.AMQP.URL, Name: "warren-broadcaster " + id, Heartbeat: c.AMQP.Heartbeat,
+		ReconnectMax: c.AMQP.ReconnectMax}, o.Log, func(ctx context.Context, conn *amqp.Connection) error {
+		if err := amqpx.DeclareTopology(conn, topology.Options{DeliveryLimit: c.AMQP.DeliveryLimit}); err != nil {
+			return err
+		}
+		pub, err := amqpx.NewPublisher(conn)
+		if err != nil {
+			return err
+		}
+		defer pub.Close()
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() error { return cat.Follow(gctx, conn) })
+		g.Go(func() error { return lead(gctx, conn, pub, cat, c.Broadcaster.Period, o.LeaderRetry, o.Log) })
+		g.Go(func() error {
+			cons := &amqpx.Consumer{
+				Queue: topology.BroadcasterWork, Prefetch: c.AMQP.Prefetch, Concurrency: c.Broadcaster.Concurrency,
+				Retries: c.AMQP.Retries, Grace: c.AMQP.ShutdownGrace, Log: o.Log,
+				Handler: func(ctx context.Context, d amqp.Delivery) error { return forward(ctx, d, pub, c.AMQP.MaxBody) },
+				OnConsuming: func() {
+					o.Log.Info().Str("queue", topology.BroadcasterWork).Msg("consuming")
+					if o.Ready != nil {
+						o.Ready()
+					}
+				},
+			}
+			return cons.Run(gctx, conn, pub)
+		})
+		return g.Wait()
+	})
+}
+
+// forward publishes one broadcast request to every subscriber.
+func forward(ctx context.Context, d amqp.Delivery, pub *amqpx.Publisher, maxBody int) error {
+	t, err := event.ParseText(d.ContentType, d.MessageId, d.Body, maxBody)
+	if err != nil {
+		return err
+	}
+	return publish(ctx, pub, event.Broadcast{Type: event.BroadcastMessage, ID: t.ID, Text: t.Text, At: time.Now().UTC()})
+}
+
+func publish(ctx context.Context, pub *amqpx.Publisher, b event.Broadcast) error {
+	body, err := json.Marshal(b)
+	if err != nil {
+		return fmt.Errorf("encode broadcast: %w", err)
+	}
+	msg := amqp.Publishing{ContentType: event.ContentJSON, MessageId: b.ID, Timestamp: b.At, Body: body}
+	return pub.Publish(ctx, topology.BroadcastExchange, "", msg)
+}
+
+// lead takes part in leader election: the replica that holds the exclusive queue topology.BroadcasterLeader
+// is the one that sends periodic insults, so subscribers get one per period however many replicas run. The
+// broker deletes an exclusive queue when its connection dies, so a crashed leader is replaced within
+// LeaderRetry.
+func lead(ctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher, cat *catalog.Catalog, period, retry time.Duration, log zerolog.Logger) error {
+	for {
+		held, err := tryLock(conn)
+		if err != nil {
+			return err
+		}
+		if held != nil {
+			log.Info().Msg("leader: sending periodic broadcasts")
+			err := tick(ctx, pub, cat, period, log)
+			_ = held.Close()
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(retry):
+		}
+	}
+}
+
+// tryLock returns an open channel holding the lock, or nil when another replica holds it.
+func tryLock(conn *amqp.Connection) (*amqp.Channel, error) {
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil, fmt.Errorf("open leader channel: %w", err)
+	}
+	_, err = ch.QueueDeclare(topology.BroadcasterLeader, false, true, true, false, nil)
+	if err == nil {
+		return ch, nil
+	}
+	_ = ch.Close()
+	var ae *amqp.Error
+	if errors.As(err, &ae) && ae.Code == amqp.ResourceLocked {
+		return nil, nil
+	}
+	return nil, fmt.Errorf("declare %s: %w", topology.BroadcasterLeader, err)
+}
+
+func tick(ctx context.Context, pub *amqpx.Publisher, cat *catalog.Catalog, period time.Duration, log zerolog.Logger) error {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			snap := cat.Snapshot()
+			if !snap.Broadcasting {
+				continue
+			}
+			in := snap.Random()
+			if in == "" {
+				continue
+			}
+			if err := publish(ctx, pub, event.Broadcast{Type: event.BroadcastInsult, Text: in, At: time.Now().UTC()}); err != nil {
+				log.Warn().Err(err).Msg("periodic broadcast not sent")
+				continue
+			}
+			log.Debug().Str("insult", in).Msg("broadcast")
+		}
+	}
+}

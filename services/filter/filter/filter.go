@@ -1,0 +1,192 @@
+// Package filter is the InsultFilter worker: it consumes text events from warren.filter.work, replaces every
+// catalogued insult by CENSORED, publishes the result (to reply_to, else warren.results) and acks only once that
+// publish is confirmed, so a crash at any point loses nothing.
+package filter
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/warren-mq/warren/services/filter/censor"
+	"github.com/warren-mq/warren/shared/amqpx"
+	"github.com/warren-mq/warren/shared/catalog"
+	"github.com/warren-mq/warren/shared/config"
+	"github.com/warren-mq/warren/shared/event"
+	"github.com/warren-mq/warren/shared/topology"
+)
+
+// Options configure a filter worker.
+type Options struct {
+	Config config.Config
+	Log    zerolog.Logger
+	// Pool is the pool name reported in stats (the master sets WARREN_POOL); default "filter".
+	Pool string
+	// PanicOn, when not empty, makes the handler panic on a text equal to it. Tests use it to prove that a
+	// crashing handler dead-letters the message and the worker keeps serving.
+	PanicOn string
+	// Ready, if set, is called each time the worker starts consuming.
+	Ready func()
+}
+
+// Run serves until ctx ends; it returns nil then, or an error that reconnecting cannot fix.
+func Run(ctx context.Context, o Options) error {
+	if o.Pool == "" {
+		o.Pool = "filter"
+	}
+	w := &worker{o: o, id: workerID()}
+	w.censor.Store(censor.New(nil))
+	cat := catalog.New(o.Config.Insult.Defaults, o.Log, func(s *catalog.Snapshot) {
+		w.censor.Store(censor.New(s.Insults))
+		o.Log.Info().Int("insults", len(s.Insults)).Uint64("version", s.Version).Msg("catalogue updated")
+	})
+	c := o.Config
+	o.Log.Info().Str("worker", w.id).Str("broker", amqpx.Redact(c.AMQP.URL)).Int("prefetch", c.AMQP.Prefetch).
+		Int("concurrency", c.Filter.Concurrency).Msg("filter starting")
+	err := amqpx.Run(ctx, amqpx.Options{URL: c.AMQP.URL, Name: "warren-filter " + w.id, Heartbeat: c.AMQP.Heartbeat,
+		ReconnectMax: c.AMQP.ReconnectMax}, o.Log, func(ctx context.Context, conn *amqp.Connection) error {
+		if err := amqpx.DeclareTopology(conn, topology.Options{DeliveryLimit: c.AMQP.DeliveryLimit}); err != nil {
+			return err
+		}
+		pub, err := amqpx.NewPublisher(conn)
+		if err != nil {
+			return err
+		}
+		defer pub.Close()
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() error { return cat.Follow(gctx, conn) })
+		g.Go(func() error { return w.reportStats(gctx, pub) })
+		g.Go(func() error {
+			// Censoring with an empty catalogue would pass insults through, so wait for the replay first.
+			select {
+			case <-cat.Ready():
+			case <-gctx.Done():
+				return nil
+			}
+			cons := &amqpx.Consumer{
+				Queue: topology.FilterWork, Prefetch: c.AMQP.Prefetch, Concurrency: c.Filter.Concurrency,
+				Retries: c.AMQP.Retries, Grace: c.AMQP.ShutdownGrace, Log: o.Log,
+				Handler: func(ctx context.Context, d amqp.Delivery) error { return w.handle(ctx, d, pub) },
+				OnConsuming: func() {
+					o.Log.Info().Str("queue", topology.FilterWork).Msg("consuming")
+					if o.Ready != nil {
+						o.Ready()
+					}
+				},
+			}
+			return cons.Run(gctx, conn, pub)
+		})
+		return g.Wait()
+	})
+	o.Log.Info().Int64("processed", w.total.Load()).Msg("filter stopped")
+	return err
+}
+
+type worker struct {
+	o      Options
+	id     string
+	censor atomic.Pointer[censor.Censor]
+	// processed and busyNanos accumulate between stats reports; total is for the final log line.
+	processed, busyNanos, total atomic.Int64
+}
+
+func (w *worker) handle(ctx context.Context, d amqp.Delivery, pub *amqpx.Publisher) error {
+	start := time.Now()
+	defer func() { w.busyNanos.Add(int64(time.Since(start))) }()
+	t, err := event.ParseText(d.ContentType, d.MessageId, d.Body, w.o.Config.AMQP.MaxBody)
+	if err != nil {
+		return err
+	}
+	if t.ID == "" {
+		t.ID = newID()
+	}
+	if w.o.PanicOn != "" && t.Text == w.o.PanicOn {
+		panic("test hook: panic on crafted message")
+	}
+	if delay := w.o.Config.Filter.WorkDelay; delay > 0 {
+		// Simulated I/O-like work for the speedup benchmark.
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	text, n := w.censor.Load().Apply(t.Text)
+	body, err := json.Marshal(event.Result{ID: t.ID, Text: text, Censored: n, SentAt: t.SentAt})
+	if err != nil {
+		return fmt.Errorf("encode result %s: %w", t.ID, err)
+	}
+	key := topology.Results
+	if d.ReplyTo != "" {
+		key = d.ReplyTo
+	}
+	corr := d.CorrelationId
+	if corr == "" {
+		corr = t.ID
+	}
+	msg := amqp.Publishing{
+		ContentType: event.ContentJSON, DeliveryMode: amqp.Persistent, MessageId: t.ID, CorrelationId: corr,
+		Timestamp: time.Now(), Headers: sentAtHeader(d.Headers), Body: body,
+	}
+	if err := pub.Publish(ctx, "", key, msg); err != nil {
+		return fmt.Errorf("publish result %s: %w", t.ID, err)
+	}
+	w.processed.Add(1)
+	w.total.Add(1)
+	return nil
+}
+
+// sentAtHeader carries the publisher's send time through to the result, for end-to-end latency.
+func sentAtHeader(in amqp.Table) amqp.Table {
+	if v, ok := in[topology.HeaderSentAt]; ok {
+		return amqp.Table{topology.HeaderSentAt: v}
+	}
+	return nil
+}
+
+// reportStats publishes what this worker processed every stats interval, so the master can learn capacity.
+func (w *worker) reportStats(ctx context.Context, pub *amqpx.Publisher) error {
+	every := w.o.Config.Filter.StatsEvery
+	slots := float64(w.o.Config.Filter.Concurrency)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			interval := now.Sub(last)
+			last = now
+			s := event.WorkerStats{
+				Pool: w.o.Pool, Worker: w.id, Processed: int(w.processed.Swap(0)), Interval: interval.Seconds(),
+				Utilization: min(1, float64(w.busyNanos.Swap(0))/(float64(interval)*slots)), At: now.UTC(),
+			}
+			body, _ := json.Marshal(s)
+			// Stats are advisory: a lost report only delays learning, so no confirm wait and no retry.
+			if _, err := pub.PublishAsync(ctx, topology.StatsExchange, "", amqp.Publishing{ContentType: event.ContentJSON, Body: body}); err != nil {
+				w.o.Log.Debug().Err(err).Msg("stats report not sent")
+			}
+		}
+	}
+}
+
+func workerID() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
+
+func newID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
