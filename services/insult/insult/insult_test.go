@@ -1,0 +1,128 @@
+//go:build integration
+
+package insult_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"go.uber.org/goleak"
+
+	"github.com/warren-mq/warren/services/insult/insult"
+	"github.com/warren-mq/warren/shared/amqpx"
+	"github.com/warren-mq/warren/shared/event"
+	"github.com/warren-mq/warren/shared/testkit"
+	"github.com/warren-mq/warren/shared/topology"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func startReplica(t *testing.T, url string) (stop func()) {
+	t.Helper()
+	cfg := testkit.Config(t, url)
+	ready := make(chan struct{}, 8)
+	stop = testkit.Go(t, func(ctx context.Context) error {
+		return insult.Run(ctx, insult.Options{Config: cfg, Log: testkit.Logger(t, "insult"), Ready: func() { ready <- struct{}{} }})
+	})
+	select {
+	case <-ready:
+	case <-time.After(15 * time.Second):
+		t.Fatal("insult service did not start")
+	}
+	return stop
+}
+
+func call(t *testing.T, conn *amqp.Connection, body string) event.InsultReply {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d, err := amqpx.Call(ctx, conn, "", topology.InsultRPC, amqp.Publishing{ContentType: "application/json", Body: []byte(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r event.InsultReply
+	if err := json.Unmarshal(d.Body, &r); err != nil {
+		t.Fatalf("reply %q: %v", d.Body, err)
+	}
+	return r
+}
+
+func TestOperations(t *testing.T) {
+	url := testkit.Broker(t)
+	conn := testkit.Conn(t, url)
+	startReplica(t, url)
+	if r := call(t, conn, `{"op":"list"}`); !r.OK || !slices.Contains(r.Insults, "idiot") {
+		t.Fatalf("default list: %+v", r)
+	}
+	if r := call(t, conn, `{"op":"add","insult":"Nincompoop"}`); !r.OK || !*r.Changed {
+		t.Fatalf("add: %+v", r)
+	}
+	if r := call(t, conn, `{"op":"add","insult":"NINCOMPOOP"}`); !r.OK || *r.Changed {
+		t.Fatalf("duplicate add (case-insensitive) changed the catalogue: %+v", r)
+	}
+	if r := call(t, conn, `{"op":"remove","insult":"idiot"}`); !r.OK || !*r.Changed || slices.Contains(r.Insults, "idiot") {
+		t.Fatalf("remove: %+v", r)
+	}
+	if r := call(t, conn, `{"op":"random"}`); !r.OK || r.Insult == "" || r.Insult == "idiot" {
+		t.Fatalf("random: %+v", r)
+	}
+	if r := call(t, conn, `{"op":"broadcast_on"}`); !r.OK || !*r.Broadcasting {
+		t.Fatalf("broadcast_on: %+v", r)
+	}
+	for body, want := range map[string]string{
+		`{"op":"shout"}`: `unknown op "shout"`, `{"op":"add"}`: `needs a non-empty "insult"`, `not json`: "malformed JSON",
+	} {
+		if r := call(t, conn, body); r.OK || !strings.Contains(r.Error, want) {
+			t.Errorf("%s: reply %+v, want error containing %q", body, r, want)
+		}
+	}
+	// Requests that cannot be understood are also dead-lettered with their reason.
+	var dead []amqp.Delivery
+	testkit.Eventually(t, 5*time.Second, "3 dead letters", func() bool {
+		dead = append(dead, testkit.Drain(t, conn, topology.Dead, 100*time.Millisecond)...)
+		return len(dead) >= 3
+	})
+}
+
+func TestCatalogueSurvivesRestart(t *testing.T) {
+	url := testkit.Broker(t)
+	conn := testkit.Conn(t, url)
+	stop := startReplica(t, url)
+	call(t, conn, `{"op":"add","insult":"popinjay"}`)
+	call(t, conn, `{"op":"remove","insult":"fool"}`)
+	stop()
+	startReplica(t, url)
+	r := call(t, conn, `{"op":"list"}`)
+	if !slices.Contains(r.Insults, "popinjay") || slices.Contains(r.Insults, "fool") {
+		t.Fatalf("after restart: %v", r.Insults)
+	}
+}
+
+func TestTwoReplicasAgree(t *testing.T) {
+	url := testkit.Broker(t)
+	conn := testkit.Conn(t, url)
+	startReplica(t, url)
+	startReplica(t, url)
+	call(t, conn, `{"op":"add","insult":"blockhead"}`)
+	call(t, conn, `{"op":"remove","insult":"moron"}`)
+	// Requests are spread round-robin over both replicas; every answer must be the same.
+	var first []string
+	for i := range 10 {
+		r := call(t, conn, `{"op":"list"}`)
+		if i == 0 {
+			first = r.Insults
+			if !slices.Contains(first, "blockhead") || slices.Contains(first, "moron") {
+				t.Fatalf("list %v misses the changes", first)
+			}
+			continue
+		}
+		if !slices.Equal(r.Insults, first) {
+			t.Fatalf("replicas disagree: %v vs %v", r.Insults, first)
+		}
+	}
+}
