@@ -1,0 +1,60 @@
+# Warren — message-driven microservices on RabbitMQ that scale themselves.
+# `make help` lists the targets.
+
+SHELL := /bin/bash
+GO ?= go
+export PATH := $(PATH):/usr/local/go/bin
+BIN := bin
+SERVICES := filter insult broadcaster master warren
+COMPOSE := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; else echo docker-compose; fi)
+
+.PHONY: help
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: broker
+broker: ## Make sure a RabbitMQ broker answers (installs and starts Debian's rabbitmq-server if needed).
+	@bash compose/broker-up.sh
+
+.PHONY: build
+build: ## Build every binary into bin/ (static, CGO off).
+	@mkdir -p $(BIN)
+	@for s in $(SERVICES); do \
+		if [ -d services/$$s ]; then \
+			out=$(BIN)/warren-$$s; [ $$s = warren ] && out=$(BIN)/warren; \
+			CGO_ENABLED=0 $(GO) build -trimpath -o $$out ./services/$$s || exit 1; \
+		fi; \
+	done
+	@if [ -f loadgen/main.go ]; then CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/warren-loadgen ./loadgen; fi
+
+.PHONY: run
+run: broker build ## Run the whole system as local processes with a demo (Ctrl-C stops it cleanly).
+	@bash scripts/run-demo.sh
+
+.PHONY: test
+test: broker ## Run all tests: unit and integration, against the real broker and Docker engine.
+	$(GO) vet -tags integration ./...
+	$(GO) test -tags integration -race -count=1 -timeout 20m ./...
+
+.PHONY: test-unit
+test-unit: ## Run the tests that need neither broker nor Docker.
+	$(GO) test -race -count=1 ./...
+
+.PHONY: bench
+bench: broker build ## Run the benchmark suite (results in loadgen/bench/results.md).
+	@if [ -f scripts/bench.sh ]; then bash scripts/bench.sh; else $(GO) test -run '^$$' -bench . -benchmem ./...; fi
+
+.PHONY: lint
+lint: ## gofmt, go vet, and the rule that shared/ never imports services/.
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet -tags integration ./...
+	@bad=$$($(GO) list -tags integration -f '{{.ImportPath}}: {{join .Imports " "}} {{join .TestImports " "}}' ./shared/... | grep -o '[^ ]*/services/[^ ]*' || true); \
+		if [ -n "$$bad" ]; then echo "shared/ must not import services/: $$bad"; exit 1; fi
+
+.PHONY: images
+images: ## Build the worker and service images FROM scratch on the local engine (no pulls).
+	@bash compose/build-images.sh
+
+.PHONY: clean
+clean: ## Remove build outputs.
+	rm -rf $(BIN) out
