@@ -210,6 +210,32 @@ type WorkerStats struct {
 	Processed int     `json:"processed"`
 	Interval  float64 `json:"interval_s"`
 	// Utilization is the share of the worker's handler slots that were busy during the interval (0..1).
-	Utilization float64   `json:"utilization"`
-	At          time.Time `json:"at"`
+	Utilization float64 `json:"utilization"`
+	// InFlight is how many deliveries the worker's handlers held when it reported: work that is taken from the
+	// queue but not yet done, which the queue's ready count does not show.
+	InFlight int       `json:"in_flight"`
+	At       time.Time `json:"at"`
+}
+
+// PoolStatus is the master's view of one pool after an evaluation, published on warren.status. loadgen and
+// dashboards read it; its fields mirror the scaling log line.
+type PoolStatus struct {
+	Pool string    `json:"pool"`
+	At   time.Time `json:"at"`
+	// Lambda is the smoothed arrival rate in events/s; LambdaRaw the last window's.
+	Lambda    float64 `json:"lambda"`
+	LambdaRaw float64 `json:"lambda_raw"`
+	// Backlog is Ready (in the work queue) plus InFlight (held by workers).
+	Backlog        int     `json:"backlog"`
+	Ready          int     `json:"ready"`
+	InFlight       int     `json:"in_flight"`
+	Capacity       float64 `json:"capacity"`
+	CapacitySource string  `json:"capacity_source"`
+	Tr             float64 `json:"tr_s"`
+	Current        int     `json:"current"`
+	Desired        int     `json:"desired"`
+	Raw            int     `json:"raw"`
+	Reason         string  `json:"reason"`
+	Consumers      int     `json:"consumers"`
+	DryRun         bool    `json:"dry_run,omitempty"`
 }

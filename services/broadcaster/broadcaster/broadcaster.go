@@ -20,6 +20,7 @@ import (
 	"github.com/warren-mq/warren/shared/config"
 	"github.com/warren-mq/warren/shared/event"
 	"github.com/warren-mq/warren/shared/topology"
+	"github.com/warren-mq/warren/shared/workerstats"
 )
 
 // Options configure a broadcaster worker.
@@ -39,8 +40,8 @@ func Run(ctx context.Context, o Options) error {
 		o.LeaderRetry = time.Second
 	}
 	cat := catalog.New(c.Insult.Defaults, o.Log, nil)
-	host, _ := os.Hostname()
-	id := fmt.Sprintf("%s-%d", host, os.Getpid())
+	stats := workerstats.New(poolName(), c.Broadcaster.Concurrency)
+	id := stats.Worker()
 	o.Log.Info().Str("worker", id).Str("broker", amqpx.Redact(c.AMQP.URL)).Msg("broadcaster starting")
 	return amqpx.Run(ctx, amqpx.Options{URL: c.AMQP.URL, Name: "warren-broadcaster " + id, Heartbeat: c.AMQP.Heartbeat,
 		ReconnectMax: c.AMQP.ReconnectMax}, o.Log, func(ctx context.Context, conn *amqp.Connection) error {
@@ -54,12 +55,17 @@ func Run(ctx context.Context, o Options) error {
 		defer pub.Close()
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return cat.Follow(gctx, conn) })
+		g.Go(func() error { return stats.Run(gctx, pub, c.Filter.StatsEvery, o.Log) })
 		g.Go(func() error { return lead(gctx, conn, pub, cat, c.Broadcaster.Period, o.LeaderRetry, o.Log) })
 		g.Go(func() error {
 			cons := &amqpx.Consumer{
 				Queue: topology.BroadcasterWork, Prefetch: c.AMQP.Prefetch, Concurrency: c.Broadcaster.Concurrency,
 				Retries: c.AMQP.Retries, Grace: c.AMQP.ShutdownGrace, Log: o.Log,
-				Handler: func(ctx context.Context, d amqp.Delivery) error { return forward(ctx, d, pub, c.AMQP.MaxBody) },
+				Handler: func(ctx context.Context, d amqp.Delivery) (err error) {
+					end := stats.Begin()
+					defer func() { end(err == nil) }()
+					return forward(ctx, d, pub, c.AMQP.MaxBody)
+				},
 				OnConsuming: func() {
 					o.Log.Info().Str("queue", topology.BroadcasterWork).Msg("consuming")
 					if o.Ready != nil {
@@ -71,6 +77,14 @@ func Run(ctx context.Context, o Options) error {
 		})
 		return g.Wait()
 	})
+}
+
+// poolName is the pool this worker belongs to, as the master says through WARREN_POOL.
+func poolName() string {
+	if p := os.Getenv("WARREN_POOL"); p != "" {
+		return p
+	}
+	return "broadcaster"
 }
 
 // forward publishes one broadcast request to every subscriber.

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/warren-mq/warren/shared/config"
 	"github.com/warren-mq/warren/shared/event"
 	"github.com/warren-mq/warren/shared/topology"
+	"github.com/warren-mq/warren/shared/workerstats"
 )
 
 // Options configure a filter worker.
@@ -43,16 +43,16 @@ func Run(ctx context.Context, o Options) error {
 	if o.Pool == "" {
 		o.Pool = "filter"
 	}
-	w := &worker{o: o, id: workerID()}
+	c := o.Config
+	w := &worker{o: o, stats: workerstats.New(o.Pool, c.Filter.Concurrency)}
 	w.censor.Store(censor.New(nil))
 	cat := catalog.New(o.Config.Insult.Defaults, o.Log, func(s *catalog.Snapshot) {
 		w.censor.Store(censor.New(s.Insults))
 		o.Log.Info().Int("insults", len(s.Insults)).Uint64("version", s.Version).Msg("catalogue updated")
 	})
-	c := o.Config
-	o.Log.Info().Str("worker", w.id).Str("broker", amqpx.Redact(c.AMQP.URL)).Int("prefetch", c.AMQP.Prefetch).
+	o.Log.Info().Str("worker", w.stats.Worker()).Str("broker", amqpx.Redact(c.AMQP.URL)).Int("prefetch", c.AMQP.Prefetch).
 		Int("concurrency", c.Filter.Concurrency).Msg("filter starting")
-	err := amqpx.Run(ctx, amqpx.Options{URL: c.AMQP.URL, Name: "warren-filter " + w.id, Heartbeat: c.AMQP.Heartbeat,
+	err := amqpx.Run(ctx, amqpx.Options{URL: c.AMQP.URL, Name: "warren-filter " + w.stats.Worker(), Heartbeat: c.AMQP.Heartbeat,
 		ReconnectMax: c.AMQP.ReconnectMax}, o.Log, func(ctx context.Context, conn *amqp.Connection) error {
 		if err := amqpx.DeclareTopology(conn, topology.Options{DeliveryLimit: c.AMQP.DeliveryLimit}); err != nil {
 			return err
@@ -64,7 +64,7 @@ func Run(ctx context.Context, o Options) error {
 		defer pub.Close()
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return cat.Follow(gctx, conn) })
-		g.Go(func() error { return w.reportStats(gctx, pub) })
+		g.Go(func() error { return w.stats.Run(gctx, pub, c.Filter.StatsEvery, o.Log) })
 		g.Go(func() error {
 			// Censoring with an empty catalogue would pass insults through, so wait for the replay first.
 			select {
@@ -87,21 +87,19 @@ func Run(ctx context.Context, o Options) error {
 		})
 		return g.Wait()
 	})
-	o.Log.Info().Int64("processed", w.total.Load()).Msg("filter stopped")
+	o.Log.Info().Int64("processed", w.stats.Total()).Msg("filter stopped")
 	return err
 }
 
 type worker struct {
 	o      Options
-	id     string
+	stats  *workerstats.Reporter
 	censor atomic.Pointer[censor.Censor]
-	// processed and busyNanos accumulate between stats reports; total is for the final log line.
-	processed, busyNanos, total atomic.Int64
 }
 
-func (w *worker) handle(ctx context.Context, d amqp.Delivery, pub *amqpx.Publisher) error {
-	start := time.Now()
-	defer func() { w.busyNanos.Add(int64(time.Since(start))) }()
+func (w *worker) handle(ctx context.Context, d amqp.Delivery, pub *amqpx.Publisher) (err error) {
+	end := w.stats.Begin()
+	defer func() { end(err == nil) }()
 	t, err := event.ParseText(d.ContentType, d.MessageId, d.Body, w.o.Config.AMQP.MaxBody)
 	if err != nil {
 		return err
@@ -140,8 +138,6 @@ func (w *worker) handle(ctx context.Context, d amqp.Delivery, pub *amqpx.Publish
 	if err := pub.Publish(ctx, "", key, msg); err != nil {
 		return fmt.Errorf("publish result %s: %w", t.ID, err)
 	}
-	w.processed.Add(1)
-	w.total.Add(1)
 	return nil
 }
 
@@ -151,38 +147,6 @@ func sentAtHeader(in amqp.Table) amqp.Table {
 		return amqp.Table{topology.HeaderSentAt: v}
 	}
 	return nil
-}
-
-// reportStats publishes what this worker processed every stats interval, so the master can learn capacity.
-func (w *worker) reportStats(ctx context.Context, pub *amqpx.Publisher) error {
-	every := w.o.Config.Filter.StatsEvery
-	slots := float64(w.o.Config.Filter.Concurrency)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	last := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case now := <-t.C:
-			interval := now.Sub(last)
-			last = now
-			s := event.WorkerStats{
-				Pool: w.o.Pool, Worker: w.id, Processed: int(w.processed.Swap(0)), Interval: interval.Seconds(),
-				Utilization: min(1, float64(w.busyNanos.Swap(0))/(float64(interval)*slots)), At: now.UTC(),
-			}
-			body, _ := json.Marshal(s)
-			// Stats are advisory: a lost report only delays learning, so no confirm wait and no retry.
-			if _, err := pub.PublishAsync(ctx, topology.StatsExchange, "", amqp.Publishing{ContentType: event.ContentJSON, Body: body}); err != nil {
-				w.o.Log.Debug().Err(err).Msg("stats report not sent")
-			}
-		}
-	}
-}
-
-func workerID() string {
-	host, _ := os.Hostname()
-	return fmt.Sprintf("%s-%d", host, os.Getpid())
 }
 
 func newID() string {

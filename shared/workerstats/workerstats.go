@@ -1,0 +1,95 @@
+// Package workerstats is what a worker tells the master about itself once per interval on warren.stats: how
+// much it processed, how busy its handler slots were, and how much work it holds. The master learns capacity
+// from it and treats a worker that stops reporting as dead.
+package workerstats
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/rs/zerolog"
+
+	"github.com/warren-mq/warren/shared/amqpx"
+	"github.com/warren-mq/warren/shared/event"
+	"github.com/warren-mq/warren/shared/topology"
+)
+
+// Reporter accumulates one worker's activity between reports. It is safe for concurrent use.
+type Reporter struct {
+	pool, worker string
+	slots        float64
+	processed    atomic.Int64
+	busyNanos    atomic.Int64
+	inFlight     atomic.Int64
+	total        atomic.Int64
+}
+
+// New returns a reporter for a worker of pool with slots concurrent handlers. The worker's name is
+// WARREN_WORKER_NAME when the master set it, so the master can match reports to the workers it started.
+func New(pool string, slots int) *Reporter {
+	name := os.Getenv("WARREN_WORKER_NAME")
+	if name == "" {
+		host, _ := os.Hostname()
+		name = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	return &Reporter{pool: pool, worker: name, slots: float64(max(slots, 1))}
+}
+
+// Worker is the name reports carry.
+func (r *Reporter) Worker() string { return r.worker }
+
+// Total is how many messages were processed since start.
+func (r *Reporter) Total() int64 { return r.total.Load() }
+
+// Begin marks a handler starting; call the returned function when it ends, with ok true when it processed
+// the message (false for a failure, which is not capacity).
+func (r *Reporter) Begin() (end func(ok bool)) {
+	start := time.Now()
+	r.inFlight.Add(1)
+	return func(ok bool) {
+		r.inFlight.Add(-1)
+		r.busyNanos.Add(int64(time.Since(start)))
+		if ok {
+			r.processed.Add(1)
+			r.total.Add(1)
+		}
+	}
+}
+
+// Run publishes a report every interval until ctx ends. Reports are advisory: a lost one only delays the
+// master's learning, so they are neither confirmed nor retried.
+func (r *Reporter) Run(ctx context.Context, pub *amqpx.Publisher, every time.Duration, log zerolog.Logger) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			s := r.snapshot(now, now.Sub(last))
+			last = now
+			body, err := json.Marshal(s)
+			if err != nil {
+				return fmt.Errorf("encode stats: %w", err)
+			}
+			msg := amqp.Publishing{ContentType: event.ContentJSON, Body: body, Expiration: "10000"}
+			if _, err := pub.PublishAsync(ctx, topology.StatsExchange, "", msg); err != nil {
+				log.Debug().Err(err).Msg("stats report not sent")
+			}
+		}
+	}
+}
+
+func (r *Reporter) snapshot(now time.Time, interval time.Duration) event.WorkerStats {
+	return event.WorkerStats{
+		Pool: r.pool, Worker: r.worker, Processed: int(r.processed.Swap(0)), Interval: interval.Seconds(),
+		Utilization: min(1, float64(r.busyNanos.Swap(0))/(float64(interval)*r.slots)),
+		InFlight:    int(r.inFlight.Load()), At: now.UTC(),
+	}
+}
