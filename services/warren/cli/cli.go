@@ -32,6 +32,7 @@ commands:
   insult add|rm|ls|random    manage the insult catalogue
   broadcast on|off           switch the periodic insult broadcast
   results [--once] [-n N]    consume and print results from warren.results
+  watch                      print the master's view of every pool after each evaluation (Ctrl-C stops)
   dead [ls|show ID|requeue ID|requeue --all]
                              inspect dead letters and their reasons, or send them back to be processed
 `
@@ -72,7 +73,7 @@ func Run(ctx context.Context, args []string, stdio IO) error {
 	cmd, cmdArgs := rest[0], rest[1:]
 	run, ok := map[string]func(context.Context, *client, []string) error{
 		"publish": publish, "subscribe": subscribe, "insult": insult, "broadcast": broadcast,
-		"results": results, "dead": dead,
+		"results": results, "dead": dead, "watch": watch,
 	}[cmd]
 	if !ok {
 		return usagef("unknown command %q (try `warren help`)", cmd)

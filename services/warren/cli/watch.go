@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/warren-mq/warren/shared/event"
+	"github.com/warren-mq/warren/shared/topology"
+)
+
+// watch prints the master's status messages, one line per pool and evaluation.
+func watch(ctx context.Context, c *client, args []string) error {
+	if len(args) > 0 {
+		return usagef("watch takes no arguments")
+	}
+	ch, err := c.conn.Channel()
+	if err != nil {
+		return fmt.Errorf("watch: %w", err)
+	}
+	defer ch.Close()
+	q, err := ch.QueueDeclare("", false, true, true, false, nil)
+	if err != nil {
+		return fmt.Errorf("watch: declare queue: %w", err)
+	}
+	if err := ch.QueueBind(q.Name, "", topology.StatusExchange, false, nil); err != nil {
+		return fmt.Errorf("watch: bind: %w", err)
+	}
+	msgs, err := ch.Consume(q.Name, "", true, true, false, false, nil)
+	if err != nil {
+		return fmt.Errorf("watch: %w", err)
+	}
+	c.printf("%-8s %-12s %10s %8s %-18s %6s %7s %7s  %s\n", "time", "pool", "lambda/s", "backlog", "capacity/s", "tr", "current", "desired", "reason")
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case d, ok := <-msgs:
+			if !ok {
+				return errors.New("watch: connection lost")
+			}
+			var s event.PoolStatus
+			if err := json.Unmarshal(d.Body, &s); err != nil {
+				continue
+			}
+			capacity := fmt.Sprintf("%.0f (%s)", s.Capacity, s.CapacitySource)
+			c.printf("%-8s %-12s %10.1f %8d %-18s %5.1fs %7d %7d  %s\n", s.At.Local().Format("15:04:05"), s.Pool,
+				s.Lambda, s.Backlog, capacity, s.Tr, s.Current, s.Desired, s.Reason)
+		}
+	}
+}
