@@ -1,0 +1,226 @@
+// Package report keeps loadgen's accounts — what was sent, confirmed, answered, dead-lettered — and renders
+// the final report and the live progress line.
+//
+// The Recorder keeps one small entry per event id, because loss and duplicates can only be told apart per
+// id, and folds latencies into a fixed-size histogram, so memory grows with the number of events (about
+// 100 bytes each with a UUID id) but not with the number of latency samples.
+package report
+
+import (
+	"sync"
+	"time"
+
+	"github.com/warren-mq/warren/loadgen/histogram"
+)
+
+// confirm is the broker's answer to one publish.
+type confirm uint8
+
+const (
+	unconfirmed confirm = iota
+	acked
+	nacked
+)
+
+// entry is what the recorder knows about one id. Times are Unix nanoseconds, zero meaning "not yet".
+type entry struct {
+	sent    int64
+	result  int64
+	results uint32
+	confirm confirm
+	dead    bool
+}
+
+// Counts are the running totals of a Recorder.
+type Counts struct {
+	// Sent is the number of distinct ids sent.
+	Sent int64 `json:"sent"`
+	// Confirmed and Nacked count the ids the broker acknowledged or refused.
+	Confirmed int64 `json:"confirmed"`
+	Nacked    int64 `json:"nacked"`
+	// Unconfirmed counts sent ids with no confirmation yet.
+	Unconfirmed int64 `json:"unconfirmed"`
+	// Results counts every result received, duplicates included.
+	Results int64 `json:"results"`
+	// Delivered counts the sent ids with at least one result.
+	Delivered int64 `json:"delivered"`
+	// Duplicates counts results beyond the first for the same id.
+	Duplicates int64 `json:"duplicates"`
+	// DeadLettered counts the distinct ids seen on the dead-letter queue.
+	DeadLettered int64 `json:"dead_lettered"`
+	// Outstanding counts ids the broker confirmed that have neither a result nor a dead letter yet; once the
+	// drain timeout is over, they are lost.
+	Outstanding int64 `json:"outstanding"`
+	// Stray counts ids with results that this run never sent, e.g. left over from an earlier run.
+	Stray int64 `json:"stray"`
+}
+
+// tally is an entry's contribution to Counts, so an update can add the new contribution and take away the
+// old one instead of walking the whole map.
+func (e entry) tally() Counts {
+	var c Counts
+	sent := e.sent != 0
+	if sent {
+		c.Sent = 1
+		switch e.confirm {
+		case acked:
+			c.Confirmed = 1
+		case nacked:
+			c.Nacked = 1
+		default:
+			c.Unconfirmed = 1
+		}
+		if e.confirm == acked && e.results == 0 && !e.dead {
+			c.Outstanding = 1
+		}
+	}
+	if e.results > 0 {
+		c.Results = int64(e.results)
+		c.Duplicates = int64(e.results - 1)
+		if sent {
+			c.Delivered = 1
+		} else {
+			c.Stray = 1
+		}
+	}
+	if e.dead {
+		c.DeadLettered = 1
+	}
+	return c
+}
+
+func (c *Counts) add(o Counts, sign int64) {
+	c.Sent += sign * o.Sent
+	c.Confirmed += sign * o.Confirmed
+	c.Nacked += sign * o.Nacked
+	c.Unconfirmed += sign * o.Unconfirmed
+	c.Results += sign * o.Results
+	c.Delivered += sign * o.Delivered
+	c.Duplicates += sign * o.Duplicates
+	c.DeadLettered += sign * o.DeadLettered
+	c.Outstanding += sign * o.Outstanding
+	c.Stray += sign * o.Stray
+}
+
+// Recorder accounts for one run. It is safe for concurrent use: publishers record sends and confirms while
+// a reader records results and dead letters.
+type Recorder struct {
+	mu      sync.Mutex
+	entries map[string]entry
+	counts  Counts
+	latency histogram.Histogram
+	// firstSend and lastResult bound the run for throughput.
+	firstSend, lastSend, lastResult int64
+}
+
+// NewRecorder returns an empty recorder.
+func NewRecorder() *Recorder {
+	return &Recorder{entries: make(map[string]entry)}
+}
+
+// update applies f to id's entry under the lock and keeps the totals in step.
+func (r *Recorder) update(id string, f func(*entry)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.entries[id]
+	before := e
+	f(&e)
+	r.entries[id] = e
+	r.counts.add(before.tally(), -1)
+	r.counts.add(e.tally(), +1)
+	// A latency is known once both ends are, whichever came first: a fast result can beat the publisher's
+	// own bookkeeping of the send.
+	if (before.sent == 0 || before.result == 0) && e.sent != 0 && e.result != 0 {
+		r.latency.Record(time.Duration(e.result - e.sent))
+	}
+}
+
+// Sent records that id was published at at. Record it before publishing, so a fast result finds it; a
+// second send of the same id keeps the first time.
+func (r *Recorder) Sent(id string, at time.Time) {
+	ns := at.UnixNano()
+	r.update(id, func(e *entry) {
+		if e.sent == 0 {
+			e.sent = ns
+		}
+		if r.firstSend == 0 || ns < r.firstSend {
+			r.firstSend = ns
+		}
+		r.lastSend = max(r.lastSend, ns)
+	})
+}
+
+// Confirmed records the broker's publisher confirm for id: ok for an ack, false for a nack. The last
+// answer wins.
+func (r *Recorder) Confirmed(id string, ok bool) {
+	r.update(id, func(e *entry) {
+		if ok {
+			e.confirm = acked
+		} else {
+			e.confirm = nacked
+		}
+	})
+}
+
+// Result records a result for id received at at. Latency is measured from the send to the first result;
+// later ones count as duplicates.
+func (r *Recorder) Result(id string, at time.Time) {
+	ns := at.UnixNano()
+	r.update(id, func(e *entry) {
+		if e.results == 0 {
+			e.result = ns
+		}
+		e.results++
+		r.lastResult = max(r.lastResult, ns)
+	})
+}
+
+// DeadLettered records that id reached the dead-letter queue.
+func (r *Recorder) DeadLettered(id string) {
+	r.update(id, func(e *entry) { e.dead = true })
+}
+
+// Counts returns the running totals.
+func (r *Recorder) Counts() Counts {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.counts
+}
+
+// Outstanding returns how many confirmed ids still wait for a result or a dead letter; a run drains until it
+// reaches zero or the drain timeout passes.
+func (r *Recorder) Outstanding() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.counts.Outstanding
+}
+
+// Report returns the final accounts, with every id still outstanding counted as lost: call it once the
+// drain is over. scenario names the run in the report.
+func (r *Recorder) Report(scenario string) Report {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rep := Report{
+		Scenario: scenario,
+		Counts:   r.counts,
+		Lost:     r.counts.Outstanding,
+		Latency: Latency{
+			Count: int64(r.latency.Count()),
+			Min:   r.latency.Min(),
+			Mean:  r.latency.Mean(),
+			P50:   r.latency.Percentile(50),
+			P90:   r.latency.Percentile(90),
+			P99:   r.latency.Percentile(99),
+			Max:   r.latency.Max(),
+		},
+	}
+	if r.firstSend != 0 {
+		rep.Start = time.Unix(0, r.firstSend).UTC()
+		end := max(r.lastResult, r.lastSend)
+		rep.Duration = time.Duration(end - r.firstSend)
+	}
+	if rep.Duration > 0 {
+		rep.Throughput = float64(rep.Delivered) / rep.Duration.Seconds()
+	}
+	return rep
+}
