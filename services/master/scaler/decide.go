@@ -1,0 +1,311 @@
+package scaler
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Reasons a Decision gives. They are stable: logs, the status feed and tests match on them.
+const (
+	// ReasonScaleUp means the pool needs more workers than it has and gets them now (at most MaxStep more).
+	ReasonScaleUp = "scale_up"
+	// ReasonScaleDown means a lower need has held for the stabilization window and clears the dead band.
+	ReasonScaleDown = "scale_down"
+	// ReasonHold means the pool already has what it needs.
+	ReasonHold = "hold"
+	// ReasonHoldStabilizing means the need is lower, but a higher need was recommended within the stabilization
+	// window, so the pool keeps its workers in case the dip is brief.
+	ReasonHoldStabilizing = "hold_stabilizing"
+	// ReasonHoldDeadBand means the need is lower, but removing even one worker would leave the rest with less
+	// headroom than the dead band demands.
+	ReasonHoldDeadBand = "hold_dead_band"
+	// ReasonAtMax means the pool needs more than Max workers and already has Max.
+	ReasonAtMax = "at_max"
+	// ReasonAtMin means the pool needs at most Min workers and has exactly Min.
+	ReasonAtMin = "at_min"
+	// ReasonBelowMin means the pool has fewer than Min workers, typically because some crashed. It is brought
+	// back to at least Min at once, whatever MaxStep says, and further if the load asks (MaxStep then capping
+	// the growth).
+	ReasonBelowMin = "below_min"
+	// ReasonAboveMax means the pool has more than Max workers, typically because Max was lowered, and is cut to Max
+	// at once: bounds are not subject to stabilization.
+	ReasonAboveMax = "above_max"
+	// ReasonInvalidInput means the measurements could not be used (see Decision.Err); the pool keeps its size,
+	// moved into [Min, Max].
+	ReasonInvalidInput = "invalid_input"
+)
+
+// DefaultStabilization is the scale-down stabilization window used when Policy.Stabilization is zero.
+const DefaultStabilization = 30 * time.Second
+
+// MaxNeeded caps what Needed returns, so an absurd backlog or a tiny capacity cannot overflow an int. No pool
+// reaches it; Max clamps long before.
+const MaxNeeded = math.MaxInt32
+
+var (
+	// ErrInvalidPolicy is wrapped by the errors of Policy.Validate.
+	ErrInvalidPolicy = errors.New("invalid scaling policy")
+	// ErrInvalidInput is wrapped by the errors of Input.Validate and by Decision.Err.
+	ErrInvalidInput = errors.New("invalid scaling input")
+)
+
+// Policy is how one pool scales.
+type Policy struct {
+	// Min and Max bound the pool's size.
+	Min, Max int
+	// Tr is the time to drain: the formula sizes the pool to handle the backlog plus Tr's worth of arrivals.
+	Tr time.Duration
+	// MaxStep is the most workers added in one evaluation; 0 means no cap. It limits the cost of one bad reading;
+	// the next evaluation adds more if the need persists. It never delays reaching Min.
+	MaxStep int
+	// Stabilization is how long a lower need must hold before the pool shrinks. The pool shrinks to the highest
+	// target recommended within the last Stabilization, as Kubernetes' HPA does, so a brief dip scales nothing
+	// down and a staircase fall is followed step by step. Zero selects DefaultStabilization; a negative value
+	// disables stabilization.
+	Stabilization time.Duration
+	// DeadBand, in [0, 1), is the headroom a shrunken pool must keep. The pool shrinks to D workers only if the
+	// fractional need n = (B + λ·Tr)/C satisfies n <= D·(1 − DeadBand); equivalently it never goes below
+	// ceil(n / (1 − DeadBand)). Growth happens as soon as n > current. Between the two thresholds nothing
+	// changes, so a steady load whose need wobbles around a whole number of workers does not flap: to shrink back
+	// after growing, the need has to fall by about DeadBand, not by a hair. Zero disables the dead band.
+	DeadBand float64
+}
+
+// Validate reports a policy that cannot be applied.
+func (p Policy) Validate() error {
+	switch {
+	case p.Min < 0:
+		return fmt.Errorf("%w: min %d is negative", ErrInvalidPolicy, p.Min)
+	case p.Max < p.Min:
+		return fmt.Errorf("%w: min %d is greater than max %d", ErrInvalidPolicy, p.Min, p.Max)
+	case p.Tr <= 0:
+		return fmt.Errorf("%w: tr %v is not positive", ErrInvalidPolicy, p.Tr)
+	case p.MaxStep < 0:
+		return fmt.Errorf("%w: max step %d is negative", ErrInvalidPolicy, p.MaxStep)
+	case !(p.DeadBand >= 0 && p.DeadBand < 1):
+		return fmt.Errorf("%w: dead band %v is outside [0, 1)", ErrInvalidPolicy, p.DeadBand)
+	}
+	return nil
+}
+
+// normalized returns the policy with defaults applied and any invalid field moved to the nearest sane value, so a
+// Scaler built from an unvalidated policy still behaves.
+func (p Policy) normalized() Policy {
+	p.Min = max(p.Min, 0)
+	p.Max = max(p.Max, p.Min)
+	p.Tr = max(p.Tr, 0)
+	p.MaxStep = max(p.MaxStep, 0)
+	if !(p.DeadBand >= 0 && p.DeadBand < 1) {
+		p.DeadBand = 0
+	}
+	switch {
+	case p.Stabilization == 0:
+		p.Stabilization = DefaultStabilization
+	case p.Stabilization < 0:
+		p.Stabilization = 0
+	}
+	return p
+}
+
+// Input is what one evaluation of a pool measured.
+type Input struct {
+	// Lambda is the arrival rate in events per second (see RateMeter).
+	Lambda float64
+	// Backlog is the work queue's ready plus unacknowledged messages.
+	Backlog int
+	// Capacity is C, the events per second one worker processes.
+	Capacity float64
+	// Current is how many workers the pool has now.
+	Current int
+	// Now is the evaluation time; the Scaler never reads the clock itself.
+	Now time.Time
+}
+
+// Validate reports measurements that cannot be sized from.
+func (in Input) Validate() error {
+	switch {
+	case !(in.Capacity > 0) || math.IsInf(in.Capacity, 0):
+		return fmt.Errorf("%w: capacity %v events/s is not a positive number", ErrInvalidInput, in.Capacity)
+	case !(in.Lambda >= 0) || math.IsInf(in.Lambda, 0):
+		return fmt.Errorf("%w: arrival rate %v events/s is not a non-negative number", ErrInvalidInput, in.Lambda)
+	case in.Backlog < 0:
+		return fmt.Errorf("%w: backlog %d is negative", ErrInvalidInput, in.Backlog)
+	case in.Current < 0:
+		return fmt.Errorf("%w: current %d workers is negative", ErrInvalidInput, in.Current)
+	}
+	return nil
+}
+
+// Decision is the outcome of one evaluation.
+type Decision struct {
+	// Need is the fractional number of workers, (B + λ·Tr)/C.
+	Need float64
+	// Raw is ceil(Need), before clamping.
+	Raw int
+	// Target is Raw clamped to [Min, Max]: what the load asks for right now.
+	Target int
+	// Desired is what the pool should have after this evaluation, once step cap, stabilization and dead band
+	// have had their say.
+	Desired int
+	// Reason is one of the Reason constants.
+	Reason string
+	// Err is set, wrapping ErrInvalidInput, when Reason is ReasonInvalidInput.
+	Err error
+}
+
+// recommendation is a Target recommended at a time, kept for the stabilization window.
+type recommendation struct {
+	at     time.Time
+	target int
+}
+
+// Scaler decides the size of one pool, evaluation after evaluation. It remembers recent recommendations for
+// stabilization, so each pool needs its own Scaler. A Scaler is not safe for concurrent use.
+type Scaler struct {
+	p Policy
+
+	started bool
+	first   time.Time
+	// window holds recent recommendations with strictly decreasing targets from front to back: a recommendation
+	// followed by one at least as high can never again be the window's maximum, so it is dropped. The front is
+	// therefore the maximum, and the length is bounded by Max−Min+1 however often Decide is called.
+	window []recommendation
+}
+
+// New returns a Scaler for policy p. New does not fail: callers should check p.Validate first, but an invalid
+// policy is repaired (negative bounds to zero, Max raised to Min, an out-of-range dead band disabled) rather than
+// allowed to misbehave.
+func New(p Policy) *Scaler {
+	return &Scaler{p: p.normalized()}
+}
+
+// Policy returns the policy in effect, with defaults applied.
+func (s *Scaler) Policy() Policy { return s.p }
+
+// Decide evaluates one measurement and returns how many workers the pool should have.
+//
+// Growth is immediate, capped by MaxStep. Shrinking waits until every target recommended within the
+// stabilization window is below the current size, and then goes no lower than the highest of them and no lower
+// than the dead band allows. A Scaler that has not yet seen a full window of evaluations counts the current size
+// as recommended before it started, so a restarted master does not shrink a pool on its first reading.
+func (s *Scaler) Decide(in Input) Decision {
+	if err := in.Validate(); err != nil {
+		return Decision{Desired: s.clamp(in.Current), Reason: ReasonInvalidInput, Err: err}
+	}
+	p := s.p
+	n := fractionalNeed(in.Lambda, in.Backlog, in.Capacity, p.Tr)
+	d := Decision{Need: n, Raw: ceilTolerant(n)}
+	d.Target = s.clamp(d.Raw)
+	stabilized := s.record(in.Now, d.Target, in.Current)
+
+	cur := in.Current
+	switch {
+	case cur < p.Min:
+		d.Desired, d.Reason = max(p.Min, s.stepUp(cur, d.Target)), ReasonBelowMin
+	case cur > p.Max:
+		d.Desired, d.Reason = p.Max, ReasonAboveMax
+	case d.Target > cur:
+		d.Desired, d.Reason = s.stepUp(cur, d.Target), ReasonScaleUp
+	case d.Target == cur:
+		d.Desired = cur
+		switch {
+		case d.Raw > p.Max:
+			d.Reason = ReasonAtMax
+		case cur == p.Min:
+			d.Reason = ReasonAtMin
+		default:
+			d.Reason = ReasonHold
+		}
+	default: // d.Target < cur
+		// The smallest pool that keeps the dead band's headroom; with no dead band, the raw need.
+		bandFloor := d.Raw
+		if p.DeadBand > 0 {
+			bandFloor = ceilTolerant(n / (1 - p.DeadBand))
+		}
+		switch {
+		case bandFloor >= cur:
+			// Checked before stabilization so a steady load reports the lasting cause, not a countdown that
+			// would end in holding anyway.
+			d.Desired, d.Reason = cur, ReasonHoldDeadBand
+		case stabilized >= cur:
+			d.Desired, d.Reason = cur, ReasonHoldStabilizing
+		default:
+			d.Desired, d.Reason = max(stabilized, bandFloor, p.Min), ReasonScaleDown
+		}
+	}
+	return d
+}
+
+// record adds target to the stabilization window and returns the highest target recommended within it.
+func (s *Scaler) record(now time.Time, target, current int) int {
+	if !s.started {
+		s.started, s.first = true, now
+	}
+	for len(s.window) > 0 && s.window[len(s.window)-1].target <= target {
+		s.window = s.window[:len(s.window)-1]
+	}
+	s.window = append(s.window, recommendation{at: now, target: target})
+	// A recommendation expires once it is older than the window: the lower ones after it have then held for
+	// the whole window. The newest entry never expires, so the window is never empty.
+	drop := 0
+	for drop < len(s.window)-1 && now.Sub(s.window[drop].at) > s.p.Stabilization {
+		drop++
+	}
+	// Shift rather than reslice so the backing array is reused and Decide does not allocate.
+	s.window = s.window[:copy(s.window, s.window[drop:])]
+	highest := s.window[0].target
+	if now.Sub(s.first) < s.p.Stabilization {
+		highest = max(highest, current)
+	}
+	return highest
+}
+
+func (s *Scaler) stepUp(cur, target int) int {
+	if s.p.MaxStep > 0 && target-cur > s.p.MaxStep {
+		return cur + s.p.MaxStep
+	}
+	return target
+}
+
+func (s *Scaler) clamp(n int) int { return min(max(n, s.p.Min), s.p.Max) }
+
+// Needed returns ceil((backlog + lambda·tr) / capacity): the workers needed to clear the backlog plus tr's worth of
+// arrivals, with lambda and capacity in events per second and tr converted to seconds. It tolerates floating-point
+// noise, so a need of 3.0000000001 workers is 3, and caps the result at MaxNeeded. It expects capacity > 0 (see
+// Input.Validate) and returns 0 otherwise; negative lambda and backlog count as zero.
+//
+// Read dimensionally, the pool sized this way processes the backlog plus Tr's worth of arrivals in one second, so
+// under a steady load Tr acts as a headroom factor on λ/C: Tr = 2 s provisions twice the throughput the arrivals
+// need, and Tr below 1 s provisions less, which the backlog term then has to make up.
+func Needed(lambda float64, backlog int, capacity float64, tr time.Duration) int {
+	return ceilTolerant(fractionalNeed(lambda, backlog, capacity, tr))
+}
+
+// fractionalNeed is Needed before rounding up.
+func fractionalNeed(lambda float64, backlog int, capacity float64, tr time.Duration) float64 {
+	if !(capacity > 0) {
+		return 0
+	}
+	if !(lambda > 0) {
+		lambda = 0
+	}
+	return (float64(max(backlog, 0)) + lambda*max(tr, 0).Seconds()) / capacity
+}
+
+// relativeEpsilon absorbs the rounding error of a few float64 operations (about 1e-16 each) while staying far
+// below any real fraction of a worker.
+const relativeEpsilon = 1e-9
+
+// ceilTolerant is math.Ceil that ignores excess within relativeEpsilon of a whole number and saturates at
+// MaxNeeded instead of overflowing.
+func ceilTolerant(x float64) int {
+	switch {
+	case !(x > 0):
+		return 0
+	case x >= MaxNeeded:
+		return MaxNeeded
+	}
+	return int(math.Ceil(x - relativeEpsilon*max(1, x)))
+}
