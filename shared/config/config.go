@@ -71,6 +71,7 @@ type Master struct {
 	Smoothing  float64         `mapstructure:"smoothing"`
 	StatusAddr string          `mapstructure:"status_addr"`
 	Bin        string          `mapstructure:"bin"`
+	LogDir     string          `mapstructure:"log_dir"`
 	Docker     Docker          `mapstructure:"docker"`
 	Pools      map[string]Pool `mapstructure:"pools"`
 }
@@ -82,6 +83,9 @@ type Docker struct {
 	ImageTag string `mapstructure:"image_tag"`
 	AMQPURL  string `mapstructure:"amqp_url"`
 	Owner    string `mapstructure:"owner"`
+	// StopOnExit makes the master stop its containers when it exits; by default they keep running so a
+	// restarted master adopts them.
+	StopOnExit bool `mapstructure:"stop_on_exit"`
 }
 
 // Pool configures one worker pool.
@@ -116,35 +120,37 @@ func (p Pool) StaticCapacity() (c float64, ok bool) {
 
 func defaults() map[string]any {
 	return map[string]any{
-		"amqp.url":                "amqp://guest:guest@127.0.0.1:5672/",
-		"amqp.prefetch":           200,
-		"amqp.delivery_limit":     5,
-		"amqp.retries":            3,
-		"amqp.max_body":           1 << 20,
-		"amqp.heartbeat":          "10s",
-		"amqp.reconnect_max":      "5s",
-		"amqp.shutdown_grace":     "10s",
-		"log.level":               "info",
-		"log.format":              "auto",
-		"filter.concurrency":      64,
-		"filter.work_delay":       "0s",
-		"filter.stats_every":      "1s",
-		"filter.health_addr":      "",
-		"insult.defaults":         []string{"idiot", "fool", "moron", "imbecile", "tonto", "bobo", "cretin", "dimwit", "nitwit", "hijo de puta"},
-		"broadcaster.period":      "5s",
-		"broadcaster.concurrency": 8,
-		"master.interval":         "2s",
-		"master.reconcile":        "1s",
-		"master.runtime":          "process",
-		"master.dry_run":          false,
-		"master.smoothing":        0.5,
-		"master.status_addr":      "",
-		"master.bin":              "",
-		"master.docker.host":      "",
-		"master.docker.network":   "warren",
-		"master.docker.image_tag": "latest",
-		"master.docker.amqp_url":  "",
-		"master.docker.owner":     "warren-master",
+		"amqp.url":                   "amqp://guest:guest@127.0.0.1:5672/",
+		"amqp.prefetch":              200,
+		"amqp.delivery_limit":        5,
+		"amqp.retries":               3,
+		"amqp.max_body":              1 << 20,
+		"amqp.heartbeat":             "10s",
+		"amqp.reconnect_max":         "5s",
+		"amqp.shutdown_grace":        "10s",
+		"log.level":                  "info",
+		"log.format":                 "auto",
+		"filter.concurrency":         64,
+		"filter.work_delay":          "0s",
+		"filter.stats_every":         "1s",
+		"filter.health_addr":         "",
+		"insult.defaults":            []string{"idiot", "fool", "moron", "imbecile", "tonto", "bobo", "cretin", "dimwit", "nitwit", "hijo de puta"},
+		"broadcaster.period":         "5s",
+		"broadcaster.concurrency":    8,
+		"master.interval":            "2s",
+		"master.reconcile":           "1s",
+		"master.runtime":             "process",
+		"master.dry_run":             false,
+		"master.smoothing":           0.5,
+		"master.status_addr":         "",
+		"master.bin":                 "",
+		"master.docker.host":         "",
+		"master.docker.network":      "warren",
+		"master.docker.image_tag":    "latest",
+		"master.docker.amqp_url":     "",
+		"master.docker.owner":        "warren-master",
+		"master.docker.stop_on_exit": false,
+		"master.log_dir":             "",
 		"master.pools": map[string]any{
 			"filter": map[string]any{
 				"service": "filter", "work_queue": "warren.filter.work", "count_queue": "warren.filter.count",

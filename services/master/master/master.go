@@ -1,0 +1,436 @@
+// Package master is Warren's autoscaler. Every interval it measures each pool's arrival rate λ (from the pool's
+// count queue), its backlog B (ready messages plus work the workers hold) and one worker's capacity C, sizes the
+// pool to N = clamp(ceil((B + λ·Tr) / C), min, max) with scale-down stabilization, and makes the runtime match:
+// it starts workers, retires extra ones gracefully, and replaces workers that crash or stop heartbeating.
+//
+// The roles follow a source → strategy → target split: probe and statsBoard measure, package scaler decides,
+// package runtime acts. Every decision is logged with its inputs and published on warren.status.
+package master
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/warren-mq/warren/services/master/runtime"
+	"github.com/warren-mq/warren/shared/amqpx"
+	"github.com/warren-mq/warren/shared/config"
+	"github.com/warren-mq/warren/shared/event"
+	"github.com/warren-mq/warren/shared/topology"
+)
+
+// Runtime is what the master needs from a worker runtime (process, docker, swarm).
+type Runtime interface {
+	Start(ctx context.Context, s runtime.Spec) (runtime.Worker, error)
+	Stop(ctx context.Context, w runtime.Worker, grace time.Duration) error
+	Remove(ctx context.Context, w runtime.Worker) error
+	List(ctx context.Context, pool string) ([]runtime.Worker, error)
+	Close() error
+}
+
+// Options configure the master.
+type Options struct {
+	Config config.Config
+	Log    zerolog.Logger
+	// Runtime, when nil, is built from Config.Master.Runtime.
+	Runtime Runtime
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// StartupGrace is how long a new worker may take before its first report (default 15 s).
+	StartupGrace time.Duration
+}
+
+// Run scales the configured pools until ctx ends. It returns an error at once when the configuration or the
+// runtime cannot work (for example the Docker engine is unreachable with the docker runtime).
+func Run(ctx context.Context, o Options) error {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.StartupGrace <= 0 {
+		o.StartupGrace = 15 * time.Second
+	}
+	c := o.Config
+	rt := o.Runtime
+	if rt == nil {
+		var err error
+		if rt, err = NewRuntime(ctx, c, o.Log); err != nil {
+			return err
+		}
+	}
+	m := &master{o: o, rt: rt, log: o.Log, kick: make(chan struct{}, 1)}
+	m.board = newStatsBoard(m.observe)
+	names := make([]string, 0, len(c.Master.Pools))
+	for name := range c.Master.Pools {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p, err := newPool(name, c.Master.Pools[name], c, o.Now())
+		if err != nil {
+			return err
+		}
+		m.pools = append(m.pools, p)
+	}
+	if err := m.adopt(ctx); err != nil {
+		_ = rt.Close()
+		return err
+	}
+	o.Log.Info().Str("runtime", c.Master.Runtime).Bool("dry_run", c.Master.DryRun).Dur("interval", c.Master.Interval).
+		Strs("pools", names).Msg("master starting")
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { m.controlLoop(gctx); return nil })
+	g.Go(func() error {
+		return amqpx.Run(gctx, amqpx.Options{URL: c.AMQP.URL, Name: "warren-master", Heartbeat: c.AMQP.Heartbeat,
+			ReconnectMax: c.AMQP.ReconnectMax}, o.Log, m.session)
+	})
+	err := g.Wait()
+	m.shutdown()
+	return err
+}
+
+// NewRuntime builds the runtime named by the configuration.
+func NewRuntime(ctx context.Context, c config.Config, log zerolog.Logger) (Runtime, error) {
+	switch c.Master.Runtime {
+	case "process":
+		bin := c.Master.Bin
+		if bin == "" {
+			exe, err := os.Executable()
+			if err != nil {
+				return nil, fmt.Errorf("master.bin: not set and the master's own directory is unknown: %w", err)
+			}
+			bin = filepath.Dir(exe)
+		}
+		rt, err := runtime.NewProcess(runtime.ProcessOptions{BinDir: bin, Env: []string{"WARREN_AMQP_URL=" + c.AMQP.URL},
+			Log: log, LogDir: c.Master.LogDir})
+		if err != nil {
+			return nil, fmt.Errorf("master.runtime process: %w", err)
+		}
+		return rt, nil
+	case "docker":
+		url := c.Master.Docker.AMQPURL
+		if url == "" {
+			url = c.AMQP.URL
+		}
+		rt, err := runtime.NewDocker(ctx, runtime.DockerOptions{Host: c.Master.Docker.Host, Network: c.Master.Docker.Network,
+			Tag: c.Master.Docker.ImageTag, Owner: c.Master.Docker.Owner, Env: []string{"WARREN_AMQP_URL=" + url}, Log: log})
+		if err != nil {
+			return nil, fmt.Errorf("master.runtime docker: %w", err)
+		}
+		return rt, nil
+	default:
+		return nil, fmt.Errorf("master.runtime: %q is not available (process, docker)", c.Master.Runtime)
+	}
+}
+
+type master struct {
+	o     Options
+	rt    Runtime
+	log   zerolog.Logger
+	pools []*pool
+	board *statsBoard
+	// kick asks the control loop to reconcile now, after an evaluation changed a pool's desired size.
+	kick chan struct{}
+	// connectedAt is when the master's broker session began (zero while disconnected): heartbeats are judged
+	// only while the master itself hears the broker, so a broker outage does not look like dead workers.
+	mu          sync.Mutex
+	connectedAt time.Time
+	retiring    sync.WaitGroup
+}
+
+// observe feeds a worker report to its pool's capacity learner.
+func (m *master) observe(s event.WorkerStats) {
+	for _, p := range m.pools {
+		if p.name == s.Pool {
+			p.observe(s, m.o.Now())
+		}
+	}
+}
+
+// adopt takes over the workers a previous master left running (docker), so a restart neither duplicates nor
+// orphans them: each pool starts from the count it finds, within its bounds.
+func (m *master) adopt(ctx context.Context) error {
+	for _, p := range m.pools {
+		ws, err := m.rt.List(ctx, p.name)
+		if err != nil {
+			return fmt.Errorf("list %s workers: %w", p.name, err)
+		}
+		running := 0
+		for _, w := range ws {
+			if w.Running {
+				running++
+			}
+		}
+		p.setDesired(min(max(running, p.cfg.Min), p.cfg.Max))
+		if running > 0 {
+			m.log.Info().Str("pool", p.name).Int("workers", running).Msg("adopted running workers")
+		}
+	}
+	return nil
+}
+
+// session runs while the master is connected: it follows worker reports and evaluates every interval.
+func (m *master) session(ctx context.Context, conn *amqp.Connection) error {
+	c := m.o.Config
+	if err := amqpx.DeclareTopology(conn, topology.Options{DeliveryLimit: c.AMQP.DeliveryLimit}); err != nil {
+		return err
+	}
+	pr, err := newProbe(conn)
+	if err != nil {
+		return err
+	}
+	defer pr.close()
+	pub, err := amqpx.NewPublisher(conn)
+	if err != nil {
+		return err
+	}
+	defer pub.Close()
+	// What piled up in the count queues while no master counted is not an arrival rate: start a fresh window.
+	now := m.o.Now()
+	for _, p := range m.pools {
+		if _, err := pr.arrivals(p.cfg.CountQueue); err != nil {
+			return err
+		}
+		p.resetWindow(now)
+	}
+	m.mu.Lock()
+	m.connectedAt = now
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.connectedAt = time.Time{}
+		m.mu.Unlock()
+	}()
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return m.board.listen(gctx, conn, m.o.Now) })
+	g.Go(func() error {
+		t := time.NewTicker(c.Master.Interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-t.C:
+				for _, p := range m.pools {
+					if err := m.evaluate(gctx, p, pr, pub); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	})
+	return g.Wait()
+}
+
+// evaluate measures one pool, decides its size, logs and publishes the decision.
+func (m *master) evaluate(ctx context.Context, p *pool, pr *probe, pub *amqpx.Publisher) error {
+	now := m.o.Now()
+	arrived, err := pr.arrivals(p.cfg.CountQueue)
+	if err != nil {
+		return err
+	}
+	ready, consumers, err := pr.ready(p.cfg.WorkQueue)
+	if err != nil {
+		return err
+	}
+	inFlight := m.board.inFlight(p.name, now, 3*m.o.Config.Filter.StatsEvery)
+	current := p.alive()
+	st, dec := p.evaluate(now, arrived, ready, inFlight, current)
+	st.Consumers = consumers
+	st.DryRun = m.o.Config.Master.DryRun
+
+	ev := m.log.Debug()
+	if dec.Desired != current || dec.Err != nil {
+		ev = m.log.Info()
+	}
+	if dec.Err != nil {
+		ev = ev.Err(dec.Err)
+	}
+	ev.Str("pool", p.name).Float64("lambda", round(st.Lambda)).Float64("lambda_raw", round(st.LambdaRaw)).
+		Int("backlog", st.Backlog).Int("ready", ready).Int("in_flight", inFlight).Float64("capacity", round(st.Capacity)).
+		Str("capacity_source", st.CapacitySource).Float64("tr", st.Tr).Int("current", current).Int("raw", dec.Raw).
+		Int("desired", dec.Desired).Str("reason", dec.Reason).Bool("dry_run", st.DryRun).Msg("evaluation")
+
+	if dec.Desired != current && !m.o.Config.Master.DryRun {
+		p.setDesired(dec.Desired)
+		select {
+		case m.kick <- struct{}{}:
+		default:
+		}
+	}
+	body, _ := json.Marshal(st)
+	// Status is advisory and published every interval, so a lost one is replaced by the next.
+	if _, err := pub.PublishAsync(ctx, topology.StatusExchange, "", amqp.Publishing{ContentType: event.ContentJSON, Body: body, Expiration: "60000"}); err != nil {
+		m.log.Debug().Err(err).Msg("status not published")
+	}
+	return nil
+}
+
+// controlLoop makes the runtime match each pool's desired size every reconcile interval, and at once after a
+// decision. It runs whether or not the broker is reachable: crashed workers are replaced regardless.
+func (m *master) controlLoop(ctx context.Context) {
+	t := time.NewTicker(m.o.Config.Master.Reconcile)
+	defer t.Stop()
+	for {
+		for _, p := range m.pools {
+			m.reconcile(ctx, p)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-m.kick:
+		}
+	}
+}
+
+func (m *master) reconcile(ctx context.Context, p *pool) {
+	ws, err := m.rt.List(ctx, p.name)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.log.Warn().Err(err).Str("pool", p.name).Msg("cannot list workers")
+		}
+		return
+	}
+	now := m.o.Now()
+	dry := m.o.Config.Master.DryRun
+	var alive []runtime.Worker
+	for _, w := range ws {
+		switch {
+		case p.isRetiring(w.ID):
+		case !w.Running:
+			m.log.Warn().Str("pool", p.name).Str("worker", w.Name).Int("exit_code", w.ExitCode).Msg("worker exited; replacing it")
+			if !dry {
+				if err := m.rt.Remove(ctx, w); err != nil {
+					m.log.Warn().Err(err).Str("worker", w.Name).Msg("cannot remove exited worker")
+				}
+			}
+		case m.silent(w, now):
+			m.log.Warn().Str("pool", p.name).Str("worker", w.Name).Msg("worker stopped heartbeating; replacing it")
+			if !dry {
+				m.retire(ctx, p, w, 0)
+			}
+		default:
+			alive = append(alive, w)
+		}
+	}
+	p.setAlive(len(alive))
+	if dry {
+		return
+	}
+	desired := p.getDesired()
+	for i := len(alive); i < desired && ctx.Err() == nil; i++ {
+		w, err := m.rt.Start(ctx, p.spec())
+		if err != nil {
+			m.log.Error().Err(err).Str("pool", p.name).Msg("cannot start worker")
+			return
+		}
+		m.log.Info().Str("pool", p.name).Str("worker", w.Name).Str("id", w.ID).Msg("worker started")
+		p.setAlive(i + 1)
+	}
+	if extra := len(alive) - desired; extra > 0 {
+		for _, w := range m.victims(alive, extra) {
+			m.retire(ctx, p, w, p.cfg.Grace)
+		}
+		p.setAlive(desired)
+	}
+}
+
+// victims picks the workers to retire: those holding the least work first (they finish soonest and put the
+// least at risk), then the oldest (their replacements, if any, start with fresh state).
+func (m *master) victims(alive []runtime.Worker, n int) []runtime.Worker {
+	held := func(w runtime.Worker) int {
+		m.board.mu.Lock()
+		defer m.board.mu.Unlock()
+		return m.board.latest[w.Name].InFlight
+	}
+	sorted := append([]runtime.Worker(nil), alive...)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		hi, hj := held(sorted[i]), held(sorted[j])
+		if hi != hj {
+			return hi < hj
+		}
+		return sorted[i].StartedAt.Before(sorted[j].StartedAt)
+	})
+	return sorted[:n]
+}
+
+// retire stops a worker in the background: SIGTERM, the worker finishes and acks what it holds, then exits.
+func (m *master) retire(ctx context.Context, p *pool, w runtime.Worker, grace time.Duration) {
+	p.markRetiring(w.ID, true)
+	m.retiring.Add(1)
+	go func() {
+		defer m.retiring.Done()
+		defer p.markRetiring(w.ID, false)
+		// Retiring must finish even while the master shuts down, or a worker could be left half-stopped.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace+30*time.Second)
+		defer cancel()
+		if err := m.rt.Stop(sctx, w, grace); err != nil {
+			m.log.Error().Err(err).Str("pool", p.name).Str("worker", w.Name).Msg("cannot stop worker")
+			return
+		}
+		m.log.Info().Str("pool", p.name).Str("worker", w.Name).Dur("grace", grace).Msg("worker stopped")
+	}()
+}
+
+// silent reports whether a running worker has stopped reporting for three stats intervals. Workers get a
+// startup grace, and nobody is judged while the master itself has not been connected that long.
+func (m *master) silent(w runtime.Worker, now time.Time) bool {
+	m.mu.Lock()
+	since := m.connectedAt
+	m.mu.Unlock()
+	limit := 3 * m.o.Config.Filter.StatsEvery
+	if since.IsZero() || now.Sub(since) < m.o.StartupGrace || now.Sub(w.StartedAt) < m.o.StartupGrace {
+		return false
+	}
+	last, ok := m.board.lastSeen(w.Name)
+	if !ok {
+		return true
+	}
+	return now.Sub(last) > limit
+}
+
+// shutdown waits for retirements in progress, then stops the workers that cannot outlive the master.
+func (m *master) shutdown() {
+	m.retiring.Wait()
+	c := m.o.Config.Master
+	if c.Runtime == "process" || c.Docker.StopOnExit {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		var wg sync.WaitGroup
+		for _, p := range m.pools {
+			ws, err := m.rt.List(ctx, p.name)
+			if err != nil {
+				m.log.Warn().Err(err).Str("pool", p.name).Msg("cannot list workers to stop")
+				continue
+			}
+			for _, w := range ws {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := m.rt.Stop(ctx, w, p.cfg.Grace); err != nil {
+						m.log.Warn().Err(err).Str("worker", w.Name).Msg("cannot stop worker")
+					}
+				}()
+			}
+		}
+		wg.Wait()
+		m.log.Info().Msg("workers stopped")
+	}
+	if err := m.rt.Close(); err != nil {
+		m.log.Warn().Err(err).Msg("close runtime")
+	}
+	m.log.Info().Msg("master stopped")
+}
+
+func round(x float64) float64 { return float64(int64(x*10+0.5)) / 10 }

@@ -1,0 +1,105 @@
+package master
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/warren-mq/warren/shared/event"
+	"github.com/warren-mq/warren/shared/topology"
+)
+
+// statsBoard keeps the latest report of every worker; the master reads it for heartbeats, in-flight work and
+// capacity learning. It forgets workers that have not reported for a while so memory stays bounded.
+type statsBoard struct {
+	mu     sync.Mutex
+	latest map[string]event.WorkerStats // by worker name
+	seen   map[string]time.Time
+	sink   func(event.WorkerStats)
+}
+
+func newStatsBoard(sink func(event.WorkerStats)) *statsBoard {
+	return &statsBoard{latest: map[string]event.WorkerStats{}, seen: map[string]time.Time{}, sink: sink}
+}
+
+func (b *statsBoard) put(s event.WorkerStats, now time.Time) {
+	b.mu.Lock()
+	b.latest[s.Worker] = s
+	b.seen[s.Worker] = now
+	b.mu.Unlock()
+	if b.sink != nil {
+		b.sink(s)
+	}
+}
+
+// lastSeen returns when worker last reported.
+func (b *statsBoard) lastSeen(worker string) (time.Time, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t, ok := b.seen[worker]
+	return t, ok
+}
+
+// inFlight sums the work held by the pool's workers that reported within maxAge.
+func (b *statsBoard) inFlight(pool string, now time.Time, maxAge time.Duration) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for w, s := range b.latest {
+		if s.Pool == pool && now.Sub(b.seen[w]) <= maxAge {
+			n += s.InFlight
+		}
+	}
+	return n
+}
+
+// forget drops workers silent for longer than maxAge.
+func (b *statsBoard) forget(now time.Time, maxAge time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for w, t := range b.seen {
+		if now.Sub(t) > maxAge {
+			delete(b.seen, w)
+			delete(b.latest, w)
+		}
+	}
+}
+
+// listen consumes worker reports from a private queue bound to warren.stats until ctx ends.
+func (b *statsBoard) listen(ctx context.Context, conn *amqp.Connection, now func() time.Time) error {
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("open stats channel: %w", err)
+	}
+	defer ch.Close()
+	q, err := ch.QueueDeclare("", false, true, true, false, amqp.Table{"x-max-length": int64(10000)})
+	if err != nil {
+		return fmt.Errorf("declare stats queue: %w", err)
+	}
+	if err := ch.QueueBind(q.Name, "", topology.StatsExchange, false, nil); err != nil {
+		return fmt.Errorf("bind stats queue: %w", err)
+	}
+	msgs, err := ch.Consume(q.Name, "", true, true, false, false, nil)
+	if err != nil {
+		return fmt.Errorf("consume stats: %w", err)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case d, ok := <-msgs:
+			if !ok {
+				return fmt.Errorf("stats consumer ended")
+			}
+			var s event.WorkerStats
+			if json.Unmarshal(d.Body, &s) != nil || s.Worker == "" {
+				continue // a malformed report is ignored: reports are advisory
+			}
+			b.put(s, now())
+		}
+	}
+}
