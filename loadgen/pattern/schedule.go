@@ -17,6 +17,7 @@ type Schedule interface {
 // empty is the schedule of a pause.
 type empty struct{}
 
+// Next implements Schedule: a pause never sends.
 func (empty) Next() (time.Duration, bool) { return 0, false }
 
 // seconds converts a float64 number of seconds to a Duration, rounding to the nanosecond.
@@ -40,6 +41,7 @@ func NewSteady(rate float64, d time.Duration) Schedule {
 	return &steady{rate: rate, end: d}
 }
 
+// Next implements Schedule.
 func (s *steady) Next() (time.Duration, bool) {
 	// Each time is computed from k, not by adding gaps, so rounding never accumulates.
 	at := seconds(float64(s.k) / s.rate)
@@ -68,6 +70,7 @@ func NewRamp(a, b float64, d time.Duration) Schedule {
 	return &ramp{a: a, b: b, end: d}
 }
 
+// Next implements Schedule.
 func (r *ramp) Next() (time.Duration, bool) {
 	if r.done {
 		return 0, false
@@ -115,6 +118,7 @@ func NewPiecewise(levels []float64, interval time.Duration, d time.Duration) Sch
 	return &piecewise{levels: levels, interval: interval, end: d}
 }
 
+// Next implements Schedule.
 func (p *piecewise) Next() (time.Duration, bool) {
 	k := float64(p.k)
 	for p.i < len(p.levels) {
@@ -156,6 +160,7 @@ func NewPoisson(rate float64, d time.Duration, rng *rand.Rand) Schedule {
 	return &poisson{rate: rate, end: d, rng: rng}
 }
 
+// Next implements Schedule.
 func (p *poisson) Next() (time.Duration, bool) {
 	if p.done {
 		return 0, false

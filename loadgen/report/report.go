@@ -49,7 +49,8 @@ type Report struct {
 	Lost int64
 	// Throughput is the delivered events per second over Duration.
 	Throughput float64
-	Latency    Latency
+	// Latency summarises the time from each send to its first result.
+	Latency Latency
 }
 
 // MarshalJSON writes the report with durations in seconds and milliseconds.
