@@ -113,7 +113,9 @@ func (p *Process) Start(ctx context.Context, s Spec) (Worker, error) {
 	// Later entries win in os/exec, so the base and spec environments can override the worker name.
 	cmd.Env = slices.Concat(os.Environ(), []string{WorkerNameEnv + "=" + name}, p.opts.Env, s.Env)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: if the master dies without stopping its workers (kill -9), they get SIGTERM and retire
+	// gracefully instead of living on as orphans that no master can see.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	err = cmd.Start()
 	// The child holds its own descriptor for the log; the master's copy would only leak one fd per worker.
 	p.closeLog(out, logPath, err != nil)
