@@ -91,6 +91,9 @@ func NewDocker(ctx context.Context, opts DockerOptions) (*Docker, error) {
 		_ = cli.Close()
 		return nil, fmt.Errorf("docker runtime: engine unreachable at %s: %w", cli.DaemonHost(), err)
 	}
+	// Negotiate now, once: left to the first request, negotiation writes client state that concurrent requests
+	// read (a data race inside the client).
+	cli.NegotiateAPIVersion(ctx)
 	if err := d.ensureNetwork(ctx); err != nil {
 		_ = cli.Close()
 		return nil, err
