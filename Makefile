@@ -2,6 +2,7 @@
 # `make help` lists the targets.
 
 SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 BIN := bin
@@ -35,6 +36,12 @@ run: broker build ## Run the whole system as local processes with a demo (Ctrl-C
 test: broker ## Run all tests: unit and integration, against the real broker and Docker engine.
 	$(GO) vet -tags integration ./...
 	$(GO) test -tags integration -race -count=1 -timeout 20m ./...
+	@echo "chaos (short form): restarts the shared broker, so it runs alone, after the rest"
+	$(GO) test -tags chaos -count=1 -timeout 10m -v -run TestChaos ./chaos/ 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|chaos_test.go|published'
+
+.PHONY: chaos
+chaos: broker ## Long chaos test (>= 5 min, >= 20 kills, a full broker stop and start); prints its report.
+	CHAOS_LONG=1 $(GO) test -tags chaos -count=1 -timeout 30m -v -run TestChaos ./chaos/ 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|chaos_test.go|published'
 
 .PHONY: test-unit
 test-unit: ## Run the tests that need neither broker nor Docker.
