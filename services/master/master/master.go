@@ -285,6 +285,8 @@ func (m *master) controlLoop(ctx context.Context) {
 		for _, p := range m.pools {
 			m.reconcile(ctx, p)
 		}
+		// Reports of workers long gone are dropped, so the master's memory does not grow with worker churn.
+		m.board.forget(m.o.Now(), 5*time.Minute)
 		select {
 		case <-ctx.Done():
 			return
