@@ -9,13 +9,33 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
 	"github.com/warren-mq/warren/shared/config"
+	"github.com/warren-mq/warren/shared/health"
 	"github.com/warren-mq/warren/shared/logging"
 )
+
+// healthcheck asks this worker's /healthz (for Docker's HEALTHCHECK in images without a shell): exit 0 when
+// healthy, 1 with one line saying why not.
+func healthcheck(service string, args []string) int {
+	fs := pflag.NewFlagSet(service+" healthcheck", pflag.ContinueOnError)
+	addr := fs.String("addr", "", "ask over TCP at this address instead of the worker's socket")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(os.Stderr, "%s healthcheck: %v\n", service, err)
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := health.Check(ctx, health.WorkerName(), *addr); err != nil {
+		fmt.Fprintf(os.Stderr, "%s healthcheck: %v\n", service, err)
+		return 1
+	}
+	return 0
+}
 
 // RunFunc is a service's entry point.
 type RunFunc func(ctx context.Context, cfg config.Config, log zerolog.Logger) error
@@ -27,6 +47,9 @@ func Main(service string, extra func(fs *pflag.FlagSet), run RunFunc) {
 }
 
 func main(service string, args []string, extra func(fs *pflag.FlagSet), run RunFunc) int {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(service, args[1:])
+	}
 	fs := pflag.NewFlagSet(service, pflag.ContinueOnError)
 	var f config.Flags
 	config.AddFlags(fs, &f)

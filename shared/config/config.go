@@ -23,6 +23,14 @@ type Config struct {
 	Insult      Insult      `mapstructure:"insult"`
 	Broadcaster Broadcaster `mapstructure:"broadcaster"`
 	Master      Master      `mapstructure:"master"`
+	Health      Health      `mapstructure:"health"`
+}
+
+// Health configures a worker's /healthz endpoint.
+type Health struct {
+	// Addr, when set, serves /healthz on this TCP address too (it is always served on the worker's own
+	// abstract unix socket, which the healthcheck subcommand uses).
+	Addr string `mapstructure:"addr"`
 }
 
 // AMQP configures the broker connection and the limits every consumer applies.
@@ -48,7 +56,6 @@ type Filter struct {
 	Concurrency int           `mapstructure:"concurrency"`
 	WorkDelay   time.Duration `mapstructure:"work_delay"`
 	StatsEvery  time.Duration `mapstructure:"stats_every"`
-	HealthAddr  string        `mapstructure:"health_addr"`
 }
 
 // Insult configures the insult service.
@@ -128,12 +135,12 @@ func defaults() map[string]any {
 		"amqp.heartbeat":             "10s",
 		"amqp.reconnect_max":         "5s",
 		"amqp.shutdown_grace":        "10s",
+		"health.addr":                "",
 		"log.level":                  "info",
 		"log.format":                 "auto",
 		"filter.concurrency":         64,
 		"filter.work_delay":          "0s",
 		"filter.stats_every":         "1s",
-		"filter.health_addr":         "",
 		"insult.defaults":            []string{"idiot", "fool", "moron", "imbecile", "tonto", "bobo", "cretin", "dimwit", "nitwit", "hijo de puta"},
 		"broadcaster.period":         "5s",
 		"broadcaster.concurrency":    8,

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/warren-mq/warren/shared/amqpx"
 	"github.com/warren-mq/warren/shared/event"
+	"github.com/warren-mq/warren/shared/health"
 	"github.com/warren-mq/warren/shared/topology"
 )
 
@@ -32,12 +32,7 @@ type Reporter struct {
 // New returns a reporter for a worker of pool with slots concurrent handlers. The worker's name is
 // WARREN_WORKER_NAME when the master set it, so the master can match reports to the workers it started.
 func New(pool string, slots int) *Reporter {
-	name := os.Getenv("WARREN_WORKER_NAME")
-	if name == "" {
-		host, _ := os.Hostname()
-		name = fmt.Sprintf("%s-%d", host, os.Getpid())
-	}
-	return &Reporter{pool: pool, worker: name, slots: float64(max(slots, 1))}
+	return &Reporter{pool: pool, worker: health.WorkerName(), slots: float64(max(slots, 1))}
 }
 
 // Worker is the name reports carry.

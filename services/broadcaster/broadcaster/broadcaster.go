@@ -19,6 +19,7 @@ import (
 	"github.com/warren-mq/warren/shared/catalog"
 	"github.com/warren-mq/warren/shared/config"
 	"github.com/warren-mq/warren/shared/event"
+	"github.com/warren-mq/warren/shared/health"
 	"github.com/warren-mq/warren/shared/topology"
 	"github.com/warren-mq/warren/shared/workerstats"
 )
@@ -42,6 +43,8 @@ func Run(ctx context.Context, o Options) error {
 	cat := catalog.New(c.Insult.Defaults, o.Log, nil)
 	stats := workerstats.New(poolName(), c.Broadcaster.Concurrency)
 	id := stats.Worker()
+	probe, stopHealth := health.Start(ctx, id, c.Health.Addr, o.Log)
+	defer stopHealth()
 	o.Log.Info().Str("worker", id).Str("broker", amqpx.Redact(c.AMQP.URL)).Msg("broadcaster starting")
 	return amqpx.Run(ctx, amqpx.Options{URL: c.AMQP.URL, Name: "warren-broadcaster " + id, Heartbeat: c.AMQP.Heartbeat,
 		ReconnectMax: c.AMQP.ReconnectMax}, o.Log, func(ctx context.Context, conn *amqp.Connection) error {
@@ -67,12 +70,14 @@ func Run(ctx context.Context, o Options) error {
 					return forward(ctx, d, pub, c.AMQP.MaxBody)
 				},
 				OnConsuming: func() {
+					probe.SetReady(true)
 					o.Log.Info().Str("queue", topology.BroadcasterWork).Msg("consuming")
 					if o.Ready != nil {
 						o.Ready()
 					}
 				},
 			}
+			defer probe.SetReady(false)
 			return cons.Run(gctx, conn, pub)
 		})
 		return g.Wait()

@@ -21,6 +21,7 @@ import (
 	"github.com/warren-mq/warren/shared/catalog"
 	"github.com/warren-mq/warren/shared/config"
 	"github.com/warren-mq/warren/shared/event"
+	"github.com/warren-mq/warren/shared/health"
 	"github.com/warren-mq/warren/shared/topology"
 	"github.com/warren-mq/warren/shared/workerstats"
 )
@@ -45,6 +46,8 @@ func Run(ctx context.Context, o Options) error {
 	}
 	c := o.Config
 	w := &worker{o: o, stats: workerstats.New(o.Pool, c.Filter.Concurrency)}
+	probe, stopHealth := health.Start(ctx, w.stats.Worker(), c.Health.Addr, o.Log)
+	defer stopHealth()
 	w.censor.Store(censor.New(nil))
 	cat := catalog.New(o.Config.Insult.Defaults, o.Log, func(s *catalog.Snapshot) {
 		w.censor.Store(censor.New(s.Insults))
@@ -77,12 +80,14 @@ func Run(ctx context.Context, o Options) error {
 				Retries: c.AMQP.Retries, Grace: c.AMQP.ShutdownGrace, Log: o.Log,
 				Handler: func(ctx context.Context, d amqp.Delivery) error { return w.handle(ctx, d, pub) },
 				OnConsuming: func() {
+					probe.SetReady(true)
 					o.Log.Info().Str("queue", topology.FilterWork).Msg("consuming")
 					if o.Ready != nil {
 						o.Ready()
 					}
 				},
 			}
+			defer probe.SetReady(false)
 			return cons.Run(gctx, conn, pub)
 		})
 		return g.Wait()
