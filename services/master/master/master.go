@@ -317,6 +317,11 @@ func (m *master) reconcile(ctx context.Context, p *pool) {
 					m.log.Warn().Err(err).Str("worker", w.Name).Msg("cannot remove exited worker")
 				}
 			}
+		case w.Unhealthy:
+			m.log.Warn().Str("pool", p.name).Str("worker", w.Name).Msg("worker unhealthy; replacing it")
+			if !dry {
+				m.retire(ctx, p, w, p.cfg.Grace)
+			}
 		case m.silent(w, now):
 			m.log.Warn().Str("pool", p.name).Str("worker", w.Name).Msg("worker stopped heartbeating; replacing it")
 			if !dry {

@@ -46,6 +46,12 @@ func (d *Docker) Start(ctx context.Context, s Spec) (Worker, error) {
 		},
 		// Stop's contract is SIGTERM first, whatever the image declares.
 		StopSignal: "SIGTERM",
+		// Every Warren binary answers `healthcheck` (the images have no shell). Checked often, so that an
+		// unhealthy worker is noticed and replaced within seconds; failures while starting do not count.
+		Healthcheck: &container.HealthConfig{
+			Test:     []string{"CMD", "/warren", "healthcheck"},
+			Interval: 500 * time.Millisecond, Timeout: 2 * time.Second, StartPeriod: 10 * time.Second, Retries: 2,
+		},
 	}
 	host := &container.HostConfig{
 		NetworkMode: container.NetworkMode(d.opts.Network),
@@ -157,6 +163,7 @@ func (d *Docker) inspect(ctx context.Context, id string) (Worker, error) {
 		w.Running = st.Running
 		w.ExitCode = st.ExitCode
 		w.StartedAt = parseDockerTime(st.StartedAt)
+		w.Unhealthy = st.Running && st.Health != nil && st.Health.Status == "unhealthy"
 	}
 	if w.StartedAt.IsZero() {
 		// Never started (created only): order it by creation instead.

@@ -42,6 +42,9 @@ type Worker struct {
 	// Running turns false once the worker has exited (crashed or killed). List keeps reporting exited workers
 	// until Remove is called so the master can notice and replace them.
 	Running bool
+	// Unhealthy is true while the worker runs but fails its health check (Docker's HEALTHCHECK); the master
+	// treats it as dead and replaces it.
+	Unhealthy bool
 	// ExitCode is the worker's exit status once it is no longer running; a worker ended by a signal reports
 	// 128 plus the signal number, as shells and Docker do.
 	ExitCode int
