@@ -43,6 +43,15 @@ type AMQP struct {
 	Heartbeat     time.Duration `mapstructure:"heartbeat"`
 	ReconnectMax  time.Duration `mapstructure:"reconnect_max"`
 	ShutdownGrace time.Duration `mapstructure:"shutdown_grace"`
+	TLS           TLS           `mapstructure:"tls"`
+}
+
+// TLS configures amqps:// connections. Files are PEM; CAFile empty means the system roots.
+type TLS struct {
+	CAFile     string `mapstructure:"ca_file"`
+	CertFile   string `mapstructure:"cert_file"`
+	KeyFile    string `mapstructure:"key_file"`
+	ServerName string `mapstructure:"server_name"`
 }
 
 // Log configures logging.
@@ -134,6 +143,10 @@ func defaults() map[string]any {
 		"amqp.max_body":              1 << 20,
 		"amqp.heartbeat":             "10s",
 		"amqp.reconnect_max":         "5s",
+		"amqp.tls.ca_file":           "",
+		"amqp.tls.cert_file":         "",
+		"amqp.tls.key_file":          "",
+		"amqp.tls.server_name":       "",
 		"amqp.shutdown_grace":        "10s",
 		"health.addr":                "",
 		"log.level":                  "info",
@@ -262,6 +275,9 @@ func (c Config) Validate() error {
 	}
 	if !strings.HasPrefix(c.AMQP.URL, "amqp://") && !strings.HasPrefix(c.AMQP.URL, "amqps://") {
 		bad("amqp.url", "must start with amqp:// or amqps://")
+	}
+	if (c.AMQP.TLS.CertFile == "") != (c.AMQP.TLS.KeyFile == "") {
+		bad("amqp.tls.cert_file", "cert_file and key_file go together")
 	}
 	if c.AMQP.Prefetch <= 0 || c.AMQP.Prefetch > 65535 {
 		bad("amqp.prefetch", "must be between 1 and 65535, got %d", c.AMQP.Prefetch)

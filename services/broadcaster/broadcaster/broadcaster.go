@@ -46,8 +46,11 @@ func Run(ctx context.Context, o Options) error {
 	probe, stopHealth := health.Start(ctx, id, c.Health.Addr, o.Log)
 	defer stopHealth()
 	o.Log.Info().Str("worker", id).Str("broker", amqpx.Redact(c.AMQP.URL)).Msg("broadcaster starting")
-	return amqpx.Run(ctx, amqpx.Options{URL: c.AMQP.URL, Name: "warren-broadcaster " + id, Heartbeat: c.AMQP.Heartbeat,
-		ReconnectMax: c.AMQP.ReconnectMax}, o.Log, func(ctx context.Context, conn *amqp.Connection) error {
+	opts, err := amqpx.FromConfig(c.AMQP, "warren-broadcaster "+id)
+	if err != nil {
+		return err
+	}
+	return amqpx.Run(ctx, opts, o.Log, func(ctx context.Context, conn *amqp.Connection) error {
 		if err := amqpx.DeclareTopology(conn, topology.Options{DeliveryLimit: c.AMQP.DeliveryLimit}); err != nil {
 			return err
 		}

@@ -55,8 +55,11 @@ func Run(ctx context.Context, o Options) error {
 	})
 	o.Log.Info().Str("worker", w.stats.Worker()).Str("broker", amqpx.Redact(c.AMQP.URL)).Int("prefetch", c.AMQP.Prefetch).
 		Int("concurrency", c.Filter.Concurrency).Msg("filter starting")
-	err := amqpx.Run(ctx, amqpx.Options{URL: c.AMQP.URL, Name: "warren-filter " + w.stats.Worker(), Heartbeat: c.AMQP.Heartbeat,
-		ReconnectMax: c.AMQP.ReconnectMax}, o.Log, func(ctx context.Context, conn *amqp.Connection) error {
+	opts, err := amqpx.FromConfig(c.AMQP, "warren-filter "+w.stats.Worker())
+	if err != nil {
+		return err
+	}
+	err = amqpx.Run(ctx, opts, o.Log, func(ctx context.Context, conn *amqp.Connection) error {
 		if err := amqpx.DeclareTopology(conn, topology.Options{DeliveryLimit: c.AMQP.DeliveryLimit}); err != nil {
 			return err
 		}

@@ -33,8 +33,11 @@ func Run(ctx context.Context, o Options) error {
 	c := o.Config
 	cat := catalog.New(c.Insult.Defaults, o.Log, nil)
 	o.Log.Info().Str("broker", amqpx.Redact(c.AMQP.URL)).Msg("insult service starting")
-	return amqpx.Run(ctx, amqpx.Options{URL: c.AMQP.URL, Name: "warren-insult", Heartbeat: c.AMQP.Heartbeat,
-		ReconnectMax: c.AMQP.ReconnectMax}, o.Log, func(ctx context.Context, conn *amqp.Connection) error {
+	opts, err := amqpx.FromConfig(c.AMQP, "warren-insult")
+	if err != nil {
+		return err
+	}
+	return amqpx.Run(ctx, opts, o.Log, func(ctx context.Context, conn *amqp.Connection) error {
 		if err := amqpx.DeclareTopology(conn, topology.Options{DeliveryLimit: c.AMQP.DeliveryLimit}); err != nil {
 			return err
 		}

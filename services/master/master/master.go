@@ -59,14 +59,11 @@ func Run(ctx context.Context, o Options) error {
 		o.StartupGrace = 15 * time.Second
 	}
 	c := o.Config
-	rt := o.Runtime
-	if rt == nil {
-		var err error
-		if rt, err = NewRuntime(ctx, c, o.Log); err != nil {
-			return err
-		}
+	opts, err := amqpx.FromConfig(c.AMQP, "warren-master")
+	if err != nil {
+		return err
 	}
-	m := &master{o: o, rt: rt, log: o.Log, kick: make(chan struct{}, 1)}
+	m := &master{o: o, log: o.Log, kick: make(chan struct{}, 1)}
 	m.board = newStatsBoard(m.observe)
 	names := make([]string, 0, len(c.Master.Pools))
 	for name := range c.Master.Pools {
@@ -80,8 +77,15 @@ func Run(ctx context.Context, o Options) error {
 		}
 		m.pools = append(m.pools, p)
 	}
+	// The runtime comes last: it is the one resource that needs closing when a later step fails.
+	m.rt = o.Runtime
+	if m.rt == nil {
+		if m.rt, err = NewRuntime(ctx, c, o.Log); err != nil {
+			return err
+		}
+	}
 	if err := m.adopt(ctx); err != nil {
-		_ = rt.Close()
+		_ = m.rt.Close()
 		return err
 	}
 	o.Log.Info().Str("runtime", c.Master.Runtime).Bool("dry_run", c.Master.DryRun).Dur("interval", c.Master.Interval).
@@ -90,10 +94,9 @@ func Run(ctx context.Context, o Options) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { m.controlLoop(gctx); return nil })
 	g.Go(func() error {
-		return amqpx.Run(gctx, amqpx.Options{URL: c.AMQP.URL, Name: "warren-master", Heartbeat: c.AMQP.Heartbeat,
-			ReconnectMax: c.AMQP.ReconnectMax}, o.Log, m.session)
+		return amqpx.Run(gctx, opts, o.Log, m.session)
 	})
-	err := g.Wait()
+	err = g.Wait()
 	m.shutdown()
 	return err
 }

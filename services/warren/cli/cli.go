@@ -79,7 +79,12 @@ func Run(ctx context.Context, args []string, stdio IO) error {
 		return usagef("unknown command %q (try `warren help`)", cmd)
 	}
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	conn, err := amqpx.Dial(dctx, amqpx.Options{URL: cfg.AMQP.URL, Name: "warren-cli"})
+	opts, err := amqpx.FromConfig(cfg.AMQP, "warren-cli")
+	if err != nil {
+		cancel()
+		return err
+	}
+	conn, err := amqpx.Dial(dctx, opts)
 	cancel()
 	if err != nil {
 		return err
