@@ -22,6 +22,20 @@ ready() {
   return 0
 }
 
+max_message=${WARREN_BROKER_MAX_MESSAGE:-8388608}
+
+# The broker's own hard limit on a message, above the services' 1 MiB processing limit (amqp.max_body): a body
+# between the two is accepted and dead-lettered with a reason; one above it is refused to the publisher at once.
+limit_messages() {
+  command -v rabbitmqctl >/dev/null 2>&1 || return 0
+  if [ -d /etc/rabbitmq ] && [ -w /etc/rabbitmq ]; then
+    mkdir -p /etc/rabbitmq/conf.d
+    echo "max_message_size = $max_message" >/etc/rabbitmq/conf.d/50-warren.conf
+  fi
+  # Also set on the running node, so a broker started by someone else gets it without a restart.
+  timeout 20 rabbitmqctl -q eval "application:set_env(rabbit, max_message_size, $max_message)." >/dev/null 2>&1 || true
+}
+
 if ready; then say "broker at $host:$port answers"; exit 0; fi
 
 case "$host" in
@@ -52,4 +66,5 @@ until ready; do
   if [ $SECONDS -ge $deadline ]; then say "broker not ready after ${timeout_s}s"; exit 1; fi
   sleep 1
 done
-say "broker ready at $host:$port"
+limit_messages
+say "broker ready at $host:$port (max message $max_message bytes)"
