@@ -18,6 +18,9 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/rs/zerolog"
+
+	"github.com/warren-mq/warren/shared/config"
+	"github.com/warren-mq/warren/shared/topology"
 )
 
 // Options say how to reach the broker.
@@ -177,4 +180,27 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// ServiceSession is the work a service does on one live connection, with a confirming publisher ready.
+type ServiceSession func(ctx context.Context, conn *amqp.Connection, pub *Publisher) error
+
+// Serve is Run for Warren's services: on every (re)connection it declares the topology, opens a confirming
+// publisher and runs session, so that a broker restart, or a broker wiped clean, leads back to the same state.
+func Serve(ctx context.Context, c config.AMQP, name string, log zerolog.Logger, session ServiceSession) error {
+	opts, err := FromConfig(c, name)
+	if err != nil {
+		return err
+	}
+	return Run(ctx, opts, log, func(ctx context.Context, conn *amqp.Connection) error {
+		if err := DeclareTopology(conn, topology.Options{DeliveryLimit: c.DeliveryLimit}); err != nil {
+			return err
+		}
+		pub, err := NewPublisher(conn)
+		if err != nil {
+			return err
+		}
+		defer pub.Close()
+		return session(ctx, conn, pub)
+	})
 }

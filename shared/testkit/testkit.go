@@ -205,3 +205,23 @@ func JSON(v any) amqp.Publishing {
 	b, _ := json.Marshal(v)
 	return amqp.Publishing{ContentType: "application/json", DeliveryMode: amqp.Persistent, Body: b}
 }
+
+// GoReady is Go for a service that says when it is ready: it passes fn a ready callback and waits (up to 30 s)
+// for the first call before returning.
+func GoReady(t testing.TB, what string, fn func(ctx context.Context, ready func()) error) (stop func()) {
+	t.Helper()
+	ready := make(chan struct{}, 1)
+	signal := func() {
+		select {
+		case ready <- struct{}{}:
+		default:
+		}
+	}
+	stop = Go(t, func(ctx context.Context) error { return fn(ctx, signal) })
+	select {
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not become ready within 30s", what)
+	}
+	return stop
+}

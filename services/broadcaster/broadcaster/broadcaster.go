@@ -46,19 +46,7 @@ func Run(ctx context.Context, o Options) error {
 	probe, stopHealth := health.Start(ctx, id, c.Health.Addr, o.Log)
 	defer stopHealth()
 	o.Log.Info().Str("worker", id).Str("broker", amqpx.Redact(c.AMQP.URL)).Msg("broadcaster starting")
-	opts, err := amqpx.FromConfig(c.AMQP, "warren-broadcaster "+id)
-	if err != nil {
-		return err
-	}
-	return amqpx.Run(ctx, opts, o.Log, func(ctx context.Context, conn *amqp.Connection) error {
-		if err := amqpx.DeclareTopology(conn, topology.Options{DeliveryLimit: c.AMQP.DeliveryLimit}); err != nil {
-			return err
-		}
-		pub, err := amqpx.NewPublisher(conn)
-		if err != nil {
-			return err
-		}
-		defer pub.Close()
+	return amqpx.Serve(ctx, c.AMQP, "warren-broadcaster "+id, o.Log, func(ctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return cat.Follow(gctx, conn) })
 		g.Go(func() error { return stats.Run(gctx, pub, c.Filter.StatsEvery, o.Log) })

@@ -27,38 +27,20 @@ func startBroadcaster(t *testing.T, url string) (stop func()) {
 	t.Helper()
 	cfg := testkit.Config(t, url)
 	cfg.Broadcaster.Period = period
-	ready := make(chan struct{}, 8)
-	stop = testkit.Go(t, func(ctx context.Context) error {
+	return testkit.GoReady(t, "broadcaster", func(ctx context.Context, ready func()) error {
 		return broadcaster.Run(ctx, broadcaster.Options{Config: cfg, Log: testkit.Logger(t, "broadcaster"),
-			LeaderRetry: 200 * time.Millisecond, Ready: func() { ready <- struct{}{} }})
+			LeaderRetry: 200 * time.Millisecond, Ready: ready})
 	})
-	select {
-	case <-ready:
-	case <-time.After(15 * time.Second):
-		t.Fatal("broadcaster did not start")
-	}
-	return stop
 }
 
 // subscribe binds an exclusive queue to warren.broadcast, as a user would.
 func subscribe(t *testing.T, conn *amqp.Connection) <-chan amqp.Delivery {
 	t.Helper()
-	ch, err := conn.Channel()
+	msgs, ch, err := amqpx.Subscribe(conn, topology.BroadcastExchange, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ch.Close() })
-	q, err := ch.QueueDeclare("", false, true, true, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.QueueBind(q.Name, "", topology.BroadcastExchange, false, nil); err != nil {
-		t.Fatal(err)
-	}
-	msgs, err := ch.Consume(q.Name, "", true, true, false, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	return msgs
 }
 

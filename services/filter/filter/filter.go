@@ -55,19 +55,7 @@ func Run(ctx context.Context, o Options) error {
 	})
 	o.Log.Info().Str("worker", w.stats.Worker()).Str("broker", amqpx.Redact(c.AMQP.URL)).Int("prefetch", c.AMQP.Prefetch).
 		Int("concurrency", c.Filter.Concurrency).Msg("filter starting")
-	opts, err := amqpx.FromConfig(c.AMQP, "warren-filter "+w.stats.Worker())
-	if err != nil {
-		return err
-	}
-	err = amqpx.Run(ctx, opts, o.Log, func(ctx context.Context, conn *amqp.Connection) error {
-		if err := amqpx.DeclareTopology(conn, topology.Options{DeliveryLimit: c.AMQP.DeliveryLimit}); err != nil {
-			return err
-		}
-		pub, err := amqpx.NewPublisher(conn)
-		if err != nil {
-			return err
-		}
-		defer pub.Close()
+	err := amqpx.Serve(ctx, c.AMQP, "warren-filter "+w.stats.Worker(), o.Log, func(ctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return cat.Follow(gctx, conn) })
 		g.Go(func() error { return w.stats.Run(gctx, pub, c.Filter.StatsEvery, o.Log) })

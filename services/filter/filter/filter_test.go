@@ -28,17 +28,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func startFilter(t *testing.T, url string, panicOn string) (stop func()) {
 	t.Helper()
 	cfg := testkit.Config(t, url)
-	ready := make(chan struct{}, 8)
-	stop = testkit.Go(t, func(ctx context.Context) error {
-		return filter.Run(ctx, filter.Options{Config: cfg, Log: testkit.Logger(t, "filter"), PanicOn: panicOn,
-			Ready: func() { ready <- struct{}{} }})
+	return testkit.GoReady(t, "filter", func(ctx context.Context, ready func()) error {
+		return filter.Run(ctx, filter.Options{Config: cfg, Log: testkit.Logger(t, "filter"), PanicOn: panicOn, Ready: ready})
 	})
-	select {
-	case <-ready:
-	case <-time.After(15 * time.Second):
-		t.Fatal("filter did not start consuming")
-	}
-	return stop
 }
 
 func results(t *testing.T, conn *amqp.Connection, idle time.Duration) map[string][]event.Result {

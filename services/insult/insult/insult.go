@@ -33,19 +33,7 @@ func Run(ctx context.Context, o Options) error {
 	c := o.Config
 	cat := catalog.New(c.Insult.Defaults, o.Log, nil)
 	o.Log.Info().Str("broker", amqpx.Redact(c.AMQP.URL)).Msg("insult service starting")
-	opts, err := amqpx.FromConfig(c.AMQP, "warren-insult")
-	if err != nil {
-		return err
-	}
-	return amqpx.Run(ctx, opts, o.Log, func(ctx context.Context, conn *amqp.Connection) error {
-		if err := amqpx.DeclareTopology(conn, topology.Options{DeliveryLimit: c.AMQP.DeliveryLimit}); err != nil {
-			return err
-		}
-		pub, err := amqpx.NewPublisher(conn)
-		if err != nil {
-			return err
-		}
-		defer pub.Close()
+	return amqpx.Serve(ctx, c.AMQP, "warren-insult", o.Log, func(ctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return cat.Follow(gctx, conn) })
 		g.Go(func() error {
@@ -101,6 +89,14 @@ func (s *server) handle(ctx context.Context, d amqp.Delivery) error {
 }
 
 func (s *server) do(ctx context.Context, req event.InsultRequest) (event.InsultReply, error) {
+	// Read what every replica has written so far: the log is totally ordered, so once this replica has applied
+	// a marker appended now, it has applied every change acknowledged before this request. Replicas then give
+	// the same answers, at the price of one log round trip per request.
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.cat.Append(sctx, catalog.Entry{Op: catalog.OpSync}); err != nil {
+		return event.InsultReply{}, err
+	}
 	snap := s.cat.Snapshot()
 	switch req.Op {
 	case event.OpList:

@@ -25,16 +25,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func startReplica(t *testing.T, url string) (stop func()) {
 	t.Helper()
 	cfg := testkit.Config(t, url)
-	ready := make(chan struct{}, 8)
-	stop = testkit.Go(t, func(ctx context.Context) error {
-		return insult.Run(ctx, insult.Options{Config: cfg, Log: testkit.Logger(t, "insult"), Ready: func() { ready <- struct{}{} }})
+	return testkit.GoReady(t, "insult service", func(ctx context.Context, ready func()) error {
+		return insult.Run(ctx, insult.Options{Config: cfg, Log: testkit.Logger(t, "insult"), Ready: ready})
 	})
-	select {
-	case <-ready:
-	case <-time.After(15 * time.Second):
-		t.Fatal("insult service did not start")
-	}
-	return stop
 }
 
 func call(t *testing.T, conn *amqp.Connection, body string) event.InsultReply {

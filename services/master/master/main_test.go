@@ -81,22 +81,11 @@ type statuses struct {
 
 func watchStatus(t *testing.T, conn *amqp.Connection) *statuses {
 	t.Helper()
-	ch, err := conn.Channel()
+	msgs, ch, err := amqpx.Subscribe(conn, topology.StatusExchange, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ch.Close() })
-	q, err := ch.QueueDeclare("", false, true, true, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.QueueBind(q.Name, "", topology.StatusExchange, false, nil); err != nil {
-		t.Fatal(err)
-	}
-	msgs, err := ch.Consume(q.Name, "", true, true, false, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := &statuses{}
 	go func() {
 		for d := range msgs {

@@ -59,10 +59,6 @@ func Run(ctx context.Context, o Options) error {
 		o.StartupGrace = 15 * time.Second
 	}
 	c := o.Config
-	opts, err := amqpx.FromConfig(c.AMQP, "warren-master")
-	if err != nil {
-		return err
-	}
 	m := &master{o: o, log: o.Log, kick: make(chan struct{}, 1)}
 	m.board = newStatsBoard(m.observe)
 	names := make([]string, 0, len(c.Master.Pools))
@@ -80,6 +76,7 @@ func Run(ctx context.Context, o Options) error {
 	// The runtime comes last: it is the one resource that needs closing when a later step fails.
 	m.rt = o.Runtime
 	if m.rt == nil {
+		var err error
 		if m.rt, err = NewRuntime(ctx, c, o.Log); err != nil {
 			return err
 		}
@@ -94,9 +91,9 @@ func Run(ctx context.Context, o Options) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { m.controlLoop(gctx); return nil })
 	g.Go(func() error {
-		return amqpx.Run(gctx, opts, o.Log, m.session)
+		return amqpx.Serve(gctx, c.AMQP, "warren-master", o.Log, m.session)
 	})
-	err = g.Wait()
+	err := g.Wait()
 	m.shutdown()
 	return err
 }
@@ -182,21 +179,13 @@ func (m *master) adopt(ctx context.Context) error {
 }
 
 // session runs while the master is connected: it follows worker reports and evaluates every interval.
-func (m *master) session(ctx context.Context, conn *amqp.Connection) error {
+func (m *master) session(ctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
 	c := m.o.Config
-	if err := amqpx.DeclareTopology(conn, topology.Options{DeliveryLimit: c.AMQP.DeliveryLimit}); err != nil {
-		return err
-	}
 	pr, err := newProbe(conn)
 	if err != nil {
 		return err
 	}
 	defer pr.close()
-	pub, err := amqpx.NewPublisher(conn)
-	if err != nil {
-		return err
-	}
-	defer pub.Close()
 	// What piled up in the count queues while no master counted is not an arrival rate: start a fresh window.
 	now := m.o.Now()
 	for _, p := range m.pools {

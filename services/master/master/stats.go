@@ -9,6 +9,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/warren-mq/warren/shared/amqpx"
 	"github.com/warren-mq/warren/shared/event"
 	"github.com/warren-mq/warren/shared/topology"
 )
@@ -71,22 +72,11 @@ func (b *statsBoard) forget(now time.Time, maxAge time.Duration) {
 
 // listen consumes worker reports from a private queue bound to warren.stats until ctx ends.
 func (b *statsBoard) listen(ctx context.Context, conn *amqp.Connection, now func() time.Time) error {
-	ch, err := conn.Channel()
+	msgs, ch, err := amqpx.Subscribe(conn, topology.StatsExchange, 10000)
 	if err != nil {
-		return fmt.Errorf("open stats channel: %w", err)
+		return err
 	}
 	defer ch.Close()
-	q, err := ch.QueueDeclare("", false, true, true, false, amqp.Table{"x-max-length": int64(10000)})
-	if err != nil {
-		return fmt.Errorf("declare stats queue: %w", err)
-	}
-	if err := ch.QueueBind(q.Name, "", topology.StatsExchange, false, nil); err != nil {
-		return fmt.Errorf("bind stats queue: %w", err)
-	}
-	msgs, err := ch.Consume(q.Name, "", true, true, false, false, nil)
-	if err != nil {
-		return fmt.Errorf("consume stats: %w", err)
-	}
 	for {
 		select {
 		case <-ctx.Done():

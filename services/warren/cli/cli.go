@@ -200,22 +200,11 @@ func subscribe(ctx context.Context, c *client, args []string) error {
 	if len(args) > 0 {
 		return usagef("subscribe takes no arguments")
 	}
-	ch, err := c.conn.Channel()
+	msgs, ch, err := amqpx.Subscribe(c.conn, topology.BroadcastExchange, 10000)
 	if err != nil {
-		return fmt.Errorf("subscribe: %w", err)
+		return err
 	}
 	defer ch.Close()
-	q, err := ch.QueueDeclare("", false, true, true, false, nil)
-	if err != nil {
-		return fmt.Errorf("subscribe: declare queue: %w", err)
-	}
-	if err := ch.QueueBind(q.Name, "", topology.BroadcastExchange, false, nil); err != nil {
-		return fmt.Errorf("subscribe: bind: %w", err)
-	}
-	msgs, err := ch.Consume(q.Name, "", true, true, false, false, nil)
-	if err != nil {
-		return fmt.Errorf("subscribe: %w", err)
-	}
 	fmt.Fprintf(c.io.Err, "subscribed to %s; Ctrl-C to stop\n", topology.BroadcastExchange)
 	for {
 		select {

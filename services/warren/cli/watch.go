@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/warren-mq/warren/shared/amqpx"
 	"github.com/warren-mq/warren/shared/event"
 	"github.com/warren-mq/warren/shared/topology"
 )
@@ -15,22 +16,11 @@ func watch(ctx context.Context, c *client, args []string) error {
 	if len(args) > 0 {
 		return usagef("watch takes no arguments")
 	}
-	ch, err := c.conn.Channel()
+	msgs, ch, err := amqpx.Subscribe(c.conn, topology.StatusExchange, 10000)
 	if err != nil {
-		return fmt.Errorf("watch: %w", err)
+		return err
 	}
 	defer ch.Close()
-	q, err := ch.QueueDeclare("", false, true, true, false, nil)
-	if err != nil {
-		return fmt.Errorf("watch: declare queue: %w", err)
-	}
-	if err := ch.QueueBind(q.Name, "", topology.StatusExchange, false, nil); err != nil {
-		return fmt.Errorf("watch: bind: %w", err)
-	}
-	msgs, err := ch.Consume(q.Name, "", true, true, false, false, nil)
-	if err != nil {
-		return fmt.Errorf("watch: %w", err)
-	}
 	c.printf("%-8s %-12s %10s %8s %-18s %6s %7s %7s  %s\n", "time", "pool", "lambda/s", "backlog", "capacity/s", "tr", "current", "desired", "reason")
 	for {
 		select {
