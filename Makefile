@@ -28,6 +28,11 @@ build: ## Build every binary into bin/ (static, CGO off).
 	done
 	@if [ -f loadgen/main.go ]; then CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/warren-loadgen ./loadgen; fi
 
+.PHONY: loadgen
+loadgen: ## Build the load generator into bin/warren-loadgen.
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/warren-loadgen ./loadgen
+
 .PHONY: run
 run: broker build ## Run the whole system as local processes with a demo (Ctrl-C stops it cleanly).
 	@bash scripts/run-demo.sh

@@ -175,6 +175,30 @@ func (r *Recorder) Result(id string, at time.Time) {
 	})
 }
 
+// Redelivered records a result the broker delivered again (its redelivered flag set), for example after the
+// reader's connection dropped before it acknowledged. That is the same result read twice, not a second
+// result, so it counts only when id has no result yet.
+func (r *Recorder) Redelivered(id string, at time.Time) {
+	ns := at.UnixNano()
+	r.update(id, func(e *entry) {
+		if e.results > 0 {
+			return
+		}
+		e.result = ns
+		e.results = 1
+		r.lastResult = max(r.lastResult, ns)
+	})
+}
+
+// Stray records a result whose id this run did not send, e.g. one an earlier run left in the shared results
+// queue. It counts in Counts.Stray only, not in Results, and keeps no entry, so a queue full of old results
+// costs no memory.
+func (r *Recorder) Stray() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.counts.Stray++
+}
+
 // DeadLettered records that id reached the dead-letter queue.
 func (r *Recorder) DeadLettered(id string) {
 	r.update(id, func(e *entry) { e.dead = true })

@@ -126,6 +126,41 @@ func TestResultBeforeSend(t *testing.T) {
 	}
 }
 
+func TestRedeliveredResultIsNoDuplicate(t *testing.T) {
+	r := NewRecorder()
+	for _, id := range []string{"a", "b"} {
+		r.Sent(id, t0)
+		r.Confirmed(id, true)
+	}
+	r.Result("a", t0.Add(time.Millisecond))
+	r.Redelivered("a", t0.Add(time.Second)) // read before a reconnect, read again after it
+	r.Redelivered("b", t0.Add(2*time.Millisecond))
+	rep := r.Report("")
+	if rep.Results != 2 || rep.Delivered != 2 || rep.Duplicates != 0 || rep.Lost != 0 {
+		t.Errorf("results %d delivered %d duplicates %d lost %d, want 2 2 0 0", rep.Results, rep.Delivered, rep.Duplicates, rep.Lost)
+	}
+	if rep.Latency.Max != 2*time.Millisecond {
+		t.Errorf("max latency %s, want 2ms: a redelivery must not move the first result's time", rep.Latency.Max)
+	}
+}
+
+func TestStrayKeepsNoEntry(t *testing.T) {
+	r := NewRecorder()
+	r.Sent("a", t0)
+	r.Confirmed("a", true)
+	r.Result("a", t0.Add(time.Millisecond))
+	for range 3 {
+		r.Stray()
+	}
+	c := r.Counts()
+	if c.Stray != 3 || c.Results != 1 || c.Delivered != 1 {
+		t.Errorf("counts after three strays: %+v", c)
+	}
+	if n := len(r.entries); n != 1 {
+		t.Errorf("recorder keeps %d entries, want 1: strays must cost no memory", n)
+	}
+}
+
 func TestConcurrentRecording(t *testing.T) {
 	r := NewRecorder()
 	const publishers, each = 8, 2000
