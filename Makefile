@@ -67,6 +67,22 @@ lint: ## gofmt, go vet, and the rule that shared/ never imports services/.
 images: ## Build the worker and service images FROM scratch on the local engine (no pulls).
 	@bash compose/build-images.sh
 
+.PHONY: rabbitmq-image
+rabbitmq-image: ## Build the broker image warren/rabbitmq:3.10-local from Debian packages (no registry; cached).
+	@bash compose/rabbitmq-image.sh
+
+.PHONY: up
+up: ## Start the compose stack (broker, insult, master spawning workers); builds missing images first.
+	@COMPOSE="$(COMPOSE)" bash compose/stack.sh up
+
+.PHONY: down
+down: ## Remove the compose stack: its containers, the workers its master spawned, network and volume.
+	@COMPOSE="$(COMPOSE)" bash compose/stack.sh down
+
+.PHONY: logs
+logs: ## Follow the compose stack's master: its scaling decisions.
+	@COMPOSE="$(COMPOSE)" bash compose/stack.sh logs
+
 .PHONY: clean
 clean: ## Remove build outputs.
 	rm -rf $(BIN) out

@@ -18,6 +18,12 @@ command -v docker >/dev/null 2>&1 || { say "docker CLI not found"; exit 1; }
 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || { say "Docker engine does not answer"; exit 1; }
 
 cd "$root"
+# Concurrent runs (make up while the tests build images) would write the same bin/warren-<service> at once and
+# could leave a torn binary: they take turns.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"${TMPDIR:-/tmp}/warren-build-images.lock"
+  flock -n 9 || { say "another build-images.sh is running; waiting for it"; flock 9; }
+fi
 mkdir -p bin
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx" "$ctx.log"' EXIT

@@ -127,8 +127,20 @@ func NewRuntime(ctx context.Context, c config.Config, log zerolog.Logger) (Runti
 			return nil, fmt.Errorf("master.runtime docker: %w", err)
 		}
 		return rt, nil
+	case "swarm":
+		url := c.Master.Docker.AMQPURL
+		if url == "" {
+			url = c.AMQP.URL
+		}
+		rt, err := runtime.NewSwarm(ctx, runtime.SwarmOptions{Host: c.Master.Docker.Host, Network: c.Master.Docker.Network,
+			Tag: c.Master.Docker.ImageTag, Owner: c.Master.Docker.Owner, Env: []string{"WARREN_AMQP_URL=" + url},
+			Healthcheck: runtime.WorkerHealthcheck(), Log: log})
+		if err != nil {
+			return nil, fmt.Errorf("master.runtime swarm: %w", err)
+		}
+		return rt, nil
 	default:
-		return nil, fmt.Errorf("master.runtime: %q is not available (process, docker)", c.Master.Runtime)
+		return nil, fmt.Errorf("master.runtime: %q is not available (process, docker, swarm)", c.Master.Runtime)
 	}
 }
 

@@ -70,6 +70,7 @@ type Runtime interface {
 var (
 	_ Runtime = (*Process)(nil)
 	_ Runtime = (*Docker)(nil)
+	_ Runtime = (*Swarm)(nil)
 )
 
 // WorkerNameEnv is the environment variable through which a worker learns its Worker.Name (see
