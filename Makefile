@@ -17,6 +17,10 @@ help: ## List the targets.
 broker: ## Make sure a RabbitMQ broker answers (installs and starts Debian's rabbitmq-server if needed).
 	@bash compose/broker-up.sh
 
+.PHONY: users
+users: broker ## Create the warren vhost and one least-privilege user per service (URLs in out/credentials.env).
+	@bash compose/broker-users.sh
+
 .PHONY: build
 build: ## Build every binary into bin/ (static, CGO off).
 	@mkdir -p $(BIN)
@@ -38,8 +42,7 @@ run: broker build ## Run the whole system as local processes with a demo (Ctrl-C
 	@bash scripts/run-demo.sh
 
 .PHONY: test
-test: broker ## Run all tests: unit and integration, against the real broker and Docker engine.
-	$(GO) vet -tags integration ./...
+test: broker lint ## Run all tests: unit and integration, against the real broker and Docker engine.
 	$(GO) test -tags integration -race -count=1 -timeout 20m ./...
 	@echo "chaos (short form): restarts the shared broker, so it runs alone, after the rest"
 	$(GO) test -tags chaos -count=1 -timeout 10m -v -run TestChaos ./chaos/ 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|chaos_test.go|published'

@@ -53,3 +53,5 @@ for svc in "${services[@]}"; do
   built=$((built + 1))
 done
 say "built $built image(s)"
+# Each rebuild leaves the previous image untagged; drop those (only Warren's, by label) so rebuilds don't pile up.
+docker image prune -f --filter "label=warren.service" >/dev/null 2>&1 || true

@@ -17,7 +17,7 @@ func main() {
 	var rt string
 	flags := func(fs *pflag.FlagSet) {
 		fs.BoolVar(&dryRun, "dry-run", false, "decide and log without starting or stopping workers")
-		fs.StringVar(&rt, "runtime", "", "worker runtime: process or docker (overrides master.runtime)")
+		fs.StringVar(&rt, "runtime", "", "worker runtime: process, docker or swarm (overrides master.runtime)")
 	}
 	app.Main("master", flags, func(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		if dryRun {

@@ -1,7 +1,8 @@
 // Package runtime starts, stops and lists the master's worker processes or containers.
 //
-// Two implementations share one contract, Runtime: Process runs workers as child processes of the master and
-// Docker runs them as containers on a Docker engine. The master decides how many workers each pool gets; a
+// Three implementations share one contract, Runtime: Process runs workers as child processes of the master,
+// Docker runs them as containers on one Docker engine, and Swarm runs them as the tasks of one Swarm service per
+// pool, for users who outgrow one machine. The master decides how many workers each pool gets; a
 // runtime only carries those decisions out and reports what is actually running, including workers that have
 // exited on their own, so the master can notice crashes and replace them.
 package runtime
