@@ -44,8 +44,9 @@ type Options struct {
 	// Out, when set, is the directory that receives timeseries.csv, plot.png, plot.svg, report.json and
 	// report.txt.
 	Out string
-	// Progress, when set, receives a progress line every ProgressEvery (zero: DefaultProgressEvery).
-	Progress      io.Writer
+	// Progress, when set, receives a progress line every ProgressEvery.
+	Progress io.Writer
+	// ProgressEvery is the time between progress lines; zero means DefaultProgressEvery.
 	ProgressEvery time.Duration
 	// Seed fixes the random draws of poisson and random patterns; zero picks a fresh one.
 	Seed uint64
@@ -66,8 +67,12 @@ var ErrUsage = errors.New("usage")
 // usageError wraps err so that errors.Is(err, ErrUsage) holds while the message stays err's own.
 type usageError struct{ err error }
 
-func (e usageError) Error() string        { return e.err.Error() }
-func (e usageError) Unwrap() []error      { return []error{e.err, ErrUsage} }
+// Error returns the wrapped error's message unchanged.
+func (e usageError) Error() string { return e.err.Error() }
+
+// Unwrap exposes both the cause and ErrUsage to errors.Is and errors.As.
+func (e usageError) Unwrap() []error { return []error{e.err, ErrUsage} }
+
 func usage(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
 // validate checks the options and fills in defaults.
@@ -137,9 +142,10 @@ func shipped() string {
 type PatternFlags struct {
 	// Pattern names the pattern kind: steady, poisson, ramp, random (or pause).
 	Pattern string
-	// Rate, Slope, Min, Max and Interval are the pattern's parameters, as in pattern.Spec.
+	// Rate, Slope, Min and Max are the pattern's rates, as in pattern.Spec.
 	Rate, Slope, Min, Max float64
-	Interval              time.Duration
+	// Interval is how long the random pattern holds each drawn rate.
+	Interval time.Duration
 	// Duration is the step's length.
 	Duration time.Duration
 	// Publishers is how many publishers run the pattern at once, each at the full rate.

@@ -1,0 +1,58 @@
+package proc
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestReadSelf(t *testing.T) {
+	before, err := Read(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Burn a little CPU so the counter moves.
+	deadline := time.Now().Add(150 * time.Millisecond)
+	x := 0
+	for time.Now().Before(deadline) {
+		x++
+	}
+	after, err := Read(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.CPU <= before.CPU || after.RSS < 1<<20 {
+		t.Errorf("before %+v after %+v: CPU must grow and RSS be at least 1 MiB", before, after)
+	}
+	if c := Cores(before, after, 150*time.Millisecond); c <= 0 || c > 2 {
+		t.Errorf("cores %.2f over a busy loop", c)
+	}
+}
+
+func TestChildStop(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "child.log")
+	c, err := Start(Spec{Name: "sleeper", Path: "/bin/sh", Args: []string{"-c", "echo started; exec sleep 30"}, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Pid() <= 0 || c.Exited() {
+		t.Fatalf("pid %d exited %v", c.Pid(), c.Exited())
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if data, _ := os.ReadFile(log); len(data) > 0 {
+			break
+		}
+	}
+	start := time.Now()
+	if err := c.Stop(context.Background(), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Exited() || time.Since(start) > 2*time.Second {
+		t.Errorf("SIGTERM did not end the child promptly")
+	}
+	if data, _ := os.ReadFile(log); string(data) != "started\n" {
+		t.Errorf("log %q", data)
+	}
+}
