@@ -213,8 +213,11 @@ type WorkerStats struct {
 	Utilization float64 `json:"utilization"`
 	// InFlight is how many deliveries the worker's handlers held when it reported: work that is taken from the
 	// queue but not yet done, which the queue's ready count does not show.
-	InFlight int       `json:"in_flight"`
-	At       time.Time `json:"at"`
+	InFlight int `json:"in_flight"`
+	// Unhealthy says why the worker's health probe fails; empty when healthy. The master replaces a worker that
+	// reports itself unhealthy, which is faster and far cheaper than polling each container's health check.
+	Unhealthy string    `json:"unhealthy,omitempty"`
+	At        time.Time `json:"at"`
 }
 
 // PoolStatus is the master's view of one pool after an evaluation, published on warren.status. loadgen and

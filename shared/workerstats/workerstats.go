@@ -22,11 +22,13 @@ import (
 // Reporter accumulates one worker's activity between reports. It is safe for concurrent use.
 type Reporter struct {
 	pool, worker string
-	slots        float64
-	processed    atomic.Int64
-	busyNanos    atomic.Int64
-	inFlight     atomic.Int64
-	total        atomic.Int64
+	// health, when set, is asked at each report; see Watch.
+	health    func() (bool, string)
+	slots     float64
+	processed atomic.Int64
+	busyNanos atomic.Int64
+	inFlight  atomic.Int64
+	total     atomic.Int64
 }
 
 // New returns a reporter for a worker of pool with slots concurrent handlers. The worker's name is
@@ -34,6 +36,10 @@ type Reporter struct {
 func New(pool string, slots int) *Reporter {
 	return &Reporter{pool: pool, worker: health.WorkerName(), slots: float64(max(slots, 1))}
 }
+
+// Watch makes every report carry the verdict of healthy (for example a health.Probe's Healthy), so the master
+// learns of an unhealthy worker within one report interval. Call it before Run.
+func (r *Reporter) Watch(healthy func() (bool, string)) { r.health = healthy }
 
 // Worker is the name reports carry.
 func (r *Reporter) Worker() string { return r.worker }
@@ -82,9 +88,15 @@ func (r *Reporter) Run(ctx context.Context, pub *amqpx.Publisher, every time.Dur
 }
 
 func (r *Reporter) snapshot(now time.Time, interval time.Duration) event.WorkerStats {
-	return event.WorkerStats{
+	s := event.WorkerStats{
 		Pool: r.pool, Worker: r.worker, Processed: int(r.processed.Swap(0)), Interval: interval.Seconds(),
 		Utilization: min(1, float64(r.busyNanos.Swap(0))/(float64(interval)*r.slots)),
 		InFlight:    int(r.inFlight.Load()), At: now.UTC(),
 	}
+	if r.health != nil {
+		if ok, why := r.health(); !ok {
+			s.Unhealthy = why
+		}
+	}
+	return s
 }

@@ -45,6 +45,7 @@ func Run(ctx context.Context, o Options) error {
 	id := stats.Worker()
 	probe, stopHealth := health.Start(ctx, id, c.Health.Addr, o.Log)
 	defer stopHealth()
+	stats.Watch(probe.Healthy)
 	o.Log.Info().Str("worker", id).Str("broker", amqpx.Redact(c.AMQP.URL)).Msg("broadcaster starting")
 	return amqpx.Serve(ctx, c.AMQP, "warren-broadcaster "+id, o.Log, func(ctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
 		g, gctx := errgroup.WithContext(ctx)

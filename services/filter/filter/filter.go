@@ -48,6 +48,7 @@ func Run(ctx context.Context, o Options) error {
 	w := &worker{o: o, stats: workerstats.New(o.Pool, c.Filter.Concurrency)}
 	probe, stopHealth := health.Start(ctx, w.stats.Worker(), c.Health.Addr, o.Log)
 	defer stopHealth()
+	w.stats.Watch(probe.Healthy)
 	w.censor.Store(censor.New(nil))
 	cat := catalog.New(o.Config.Insult.Defaults, o.Log, func(s *catalog.Snapshot) {
 		w.censor.Store(censor.New(s.Insults))

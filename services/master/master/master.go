@@ -321,8 +321,9 @@ func (m *master) reconcile(ctx context.Context, p *pool) {
 					m.log.Warn().Err(err).Str("worker", w.Name).Msg("cannot remove exited worker")
 				}
 			}
-		case w.Unhealthy:
-			m.log.Warn().Str("pool", p.name).Str("worker", w.Name).Msg("worker unhealthy; replacing it")
+		case w.Unhealthy || m.reportsUnhealthy(w, now) != "":
+			m.log.Warn().Str("pool", p.name).Str("worker", w.Name).Str("why", m.reportsUnhealthy(w, now)).
+				Msg("worker unhealthy; replacing it")
 			if !dry {
 				m.retire(ctx, p, w, p.cfg.Grace)
 			}
@@ -409,6 +410,20 @@ func (m *master) silent(w runtime.Worker, now time.Time) bool {
 		return true
 	}
 	return now.Sub(last) > limit
+}
+
+// reportsUnhealthy returns why a worker's latest report (if recent) says it is unhealthy. A worker still
+// starting up (never healthy yet, within the startup grace) is not judged: it is not consuming yet by design.
+func (m *master) reportsUnhealthy(w runtime.Worker, now time.Time) string {
+	m.board.mu.Lock()
+	defer m.board.mu.Unlock()
+	if seen, ok := m.board.seen[w.Name]; !ok || now.Sub(seen) > 3*m.o.Config.Filter.StatsEvery {
+		return ""
+	}
+	if !m.board.healthy[w.Name] && now.Sub(w.StartedAt) < m.o.StartupGrace {
+		return ""
+	}
+	return m.board.latest[w.Name].Unhealthy
 }
 
 // shutdown waits for retirements in progress, then stops the workers that cannot outlive the master.

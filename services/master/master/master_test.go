@@ -231,51 +231,55 @@ func TestRestartedMasterAdoptsContainers(t *testing.T) {
 	}
 }
 
-func TestUnhealthyContainerIsReplaced(t *testing.T) {
-	url := testkit.Broker(t)
-	testkit.Conn(t, url)
-	cfg := testConfig(t, url, "docker", 1)
-	cfg.Master.Docker.StopOnExit = true
-	f := cfg.Master.Pools["filter"]
-	f.Env = append(f.Env, "WARREN_HEALTH_FAIL_FILE=/unhealthy")
-	f.Grace = 2 * time.Second
-	cfg.Master.Pools["filter"] = f
-	rt := newRuntime(t, cfg, owner())
-	startMaster(t, cfg, rt)
-	var victim runtime.Worker
-	testkit.Eventually(t, 30*time.Second, "one healthy worker", func() bool {
-		ws := running(t, rt)
-		if len(ws) == 1 {
-			victim = ws[0]
-		}
-		return len(ws) == 1
-	})
-	testkit.Eventually(t, 15*time.Second, "the worker's health check passing", func() bool {
-		out, _ := exec.Command("docker", "inspect", "--format", "{{.State.Health.Status}}", victim.ID).Output()
-		return string(out) == "healthy\n"
-	})
-	empty := filepath.Join(t.TempDir(), "unhealthy")
-	if err := os.WriteFile(empty, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// The image has no shell, but docker cp still writes into the container: that fails its health check.
-	if out, err := exec.Command("docker", "cp", empty, victim.ID+":/unhealthy").CombinedOutput(); err != nil {
-		t.Fatalf("docker cp: %v %s", err, out)
-	}
-	forced := time.Now()
-	t.Cleanup(func() {
-		if t.Failed() {
-			out, _ := exec.Command("docker", "inspect", "--format", "{{.Name}} {{json .State.Health}}", victim.ID).CombinedOutput()
-			t.Logf("victim: %s", out)
-		}
-	})
-	testkit.Eventually(t, 3*time.Second, "a healthy replacement", func() bool {
-		for _, w := range running(t, rt) {
-			if w.ID != victim.ID && !w.Unhealthy {
-				return true
+func TestUnhealthyWorkerIsReplaced(t *testing.T) {
+	for _, rtName := range []string{"process", "docker"} {
+		t.Run(rtName, func(t *testing.T) {
+			url := testkit.Broker(t)
+			testkit.Conn(t, url)
+			cfg := testConfig(t, url, rtName, 1)
+			cfg.Master.Docker.StopOnExit = true
+			// Inside a container the file lives in the container; for processes, in a directory of the test.
+			failFile := "/unhealthy"
+			if rtName == "process" {
+				failFile = filepath.Join(t.TempDir(), "unhealthy")
 			}
-		}
-		return false
-	})
-	t.Logf("unhealthy worker replaced %v after its health check was made to fail", time.Since(forced).Round(time.Millisecond))
+			f := cfg.Master.Pools["filter"]
+			f.Env = append(f.Env, "WARREN_HEALTH_FAIL_FILE="+failFile)
+			f.Grace = 2 * time.Second
+			cfg.Master.Pools["filter"] = f
+			rt := newRuntime(t, cfg, owner())
+			startMaster(t, cfg, rt)
+			var victim runtime.Worker
+			testkit.Eventually(t, 30*time.Second, "one worker", func() bool {
+				ws := running(t, rt)
+				if len(ws) == 1 {
+					victim = ws[0]
+				}
+				return len(ws) == 1
+			})
+			time.Sleep(2 * time.Second) // consuming, and reported healthy at least once
+			empty := filepath.Join(t.TempDir(), "empty")
+			if err := os.WriteFile(empty, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if rtName == "process" {
+				if err := os.WriteFile(failFile, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			} else if out, err := exec.Command("docker", "cp", empty, victim.ID+":"+failFile).CombinedOutput(); err != nil {
+				// The image has no shell, but docker cp still writes into the container.
+				t.Fatalf("docker cp: %v %s", err, out)
+			}
+			forced := time.Now()
+			testkit.Eventually(t, 3*time.Second, "a replacement", func() bool {
+				for _, w := range running(t, rt) {
+					if w.ID != victim.ID {
+						return true
+					}
+				}
+				return false
+			})
+			t.Logf("unhealthy worker replaced %v after its health check was made to fail", time.Since(forced).Round(time.Millisecond))
+		})
+	}
 }

@@ -20,17 +20,23 @@ type statsBoard struct {
 	mu     sync.Mutex
 	latest map[string]event.WorkerStats // by worker name
 	seen   map[string]time.Time
-	sink   func(event.WorkerStats)
+	// healthy records workers that have reported healthy at least once: one that turns unhealthy after that is
+	// judged at once, while one still starting up is left alone.
+	healthy map[string]bool
+	sink    func(event.WorkerStats)
 }
 
 func newStatsBoard(sink func(event.WorkerStats)) *statsBoard {
-	return &statsBoard{latest: map[string]event.WorkerStats{}, seen: map[string]time.Time{}, sink: sink}
+	return &statsBoard{latest: map[string]event.WorkerStats{}, seen: map[string]time.Time{}, healthy: map[string]bool{}, sink: sink}
 }
 
 func (b *statsBoard) put(s event.WorkerStats, now time.Time) {
 	b.mu.Lock()
 	b.latest[s.Worker] = s
 	b.seen[s.Worker] = now
+	if s.Unhealthy == "" {
+		b.healthy[s.Worker] = true
+	}
 	b.mu.Unlock()
 	if b.sink != nil {
 		b.sink(s)
@@ -66,6 +72,7 @@ func (b *statsBoard) forget(now time.Time, maxAge time.Duration) {
 		if now.Sub(t) > maxAge {
 			delete(b.seen, w)
 			delete(b.latest, w)
+			delete(b.healthy, w)
 		}
 	}
 }
