@@ -151,7 +151,7 @@ func defaults() map[string]any {
 		"health.addr":                "",
 		"log.level":                  "info",
 		"log.format":                 "auto",
-		"filter.concurrency":         64,
+		"filter.concurrency":         200,
 		"filter.work_delay":          "0s",
 		"filter.stats_every":         "1s",
 		"insult.defaults":            []string{"idiot", "fool", "moron", "imbecile", "tonto", "bobo", "cretin", "dimwit", "nitwit", "hijo de puta"},
