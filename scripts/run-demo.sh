@@ -32,15 +32,11 @@ start() { # name, command...
 
 say "starting services (logs in $LOGS/)"
 start insult "$BIN/warren-insult" --log-level info
-if [ -x "$BIN/warren-master" ]; then
-  start master "$BIN/warren-master" --set master.bin="$BIN" --set master.pools.filter.stabilization=10s
-  MASTER=1
-else
-  start filter "$BIN/warren-filter"
-  start broadcaster-1 "$BIN/warren-broadcaster"
-  start broadcaster-2 "$BIN/warren-broadcaster"
-  MASTER=0
-fi
+# Workers are slowed on purpose (10 ms of simulated work, 5 at a time: about 500 texts/s each) so that the
+# demo burst needs several of them; the master learns that capacity from their reports.
+WARREN_FILTER_WORK_DELAY=${WARREN_FILTER_WORK_DELAY:-10ms} WARREN_FILTER_CONCURRENCY=${WARREN_FILTER_CONCURRENCY:-5} \
+  start master "$BIN/warren-master" --set master.bin="$BIN" --set master.log_dir="$LOGS" \
+  --set master.pools.filter.stabilization=10s
 start subscriber "$BIN/warren" subscribe
 sleep 3
 
@@ -73,12 +69,15 @@ fi
 sleep 1
 "$BIN/warren" dead ls
 
-if [ "$MASTER" = 1 ] && [ -x "$BIN/warren-loadgen" ]; then
-  say "a burst: watch the filter pool scale up and back down (master decisions below)"
-  tail -n0 -f "$LOGS/master.log" | grep --line-buffered -E '"(scale_up|scale_down)"|scaled|worker (started|stopped|replaced)' &
-  tailpid=$!
-  "$BIN/warren-loadgen" --scenario loadgen/scenarios/demo-burst.yaml --out out/demo
-  kill $tailpid 2>/dev/null
+if [ -x "$BIN/warren-loadgen" ]; then
+  say "a burst of 20 000 texts: the master scales the filter pool up, then back down (warren watch below)"
+  "$BIN/warren" watch 2>/dev/null | grep --line-buffered -E 'pool|filter' &
+  watchpid=$!
+  "$BIN/warren-loadgen" --scenario loadgen/scenarios/demo-burst.yaml --out out/demo --quiet --log-level warn
+  say "waiting for the pool to return to its minimum"
+  sleep 25
+  kill $watchpid 2>/dev/null
+  echo "report, CSV and plot: out/demo/ (plot.png shows λ, backlog and workers over time)"
 fi
 
 if [ "${DEMO_STAY:-0}" = 1 ]; then
