@@ -126,7 +126,7 @@ func (s Suite) stress(b *strings.Builder) {
 		"The bare-broker baseline publishes to a quorum queue declared like `warren.filter.work` (delivery limit 5, "+
 		"dead-lettering) and consumes it with manual acks, one per message, at prefetch %d — what a worker does, minus "+
 		"the worker. The pipeline is the real path: `warren.filter` (fanout to the work queue and the master's count "+
-		"queue) → one `warren-filter` with default settings (prefetch 200, 64 handlers, no work delay) → result "+
+		"queue) → one `warren-filter` with default settings (prefetch 200, 200 handlers, no work delay) → result "+
 		"published with a confirm to `warren.results` → the harness, which counts.\n\n",
 		c.Publishers, c.Size, num(float64(c.Window)), secs(c.Warmup), secs(c.Duration), secs(c.Duration), c.Rounds, c.Prefetch)
 	b.WriteString("| variant | events/s per round | mean events/s | broker cores | filter cores | harness cores | broker CPU per event |\n")

@@ -73,7 +73,7 @@ type StressResult struct {
 	// Baseline is the bare broker and Pipeline one filter worker end to end, each run Rounds times. Two
 	// diagnostics run once each, to show where the pipeline's time goes: NoCount without the count-queue
 	// copy of each event (what the master's counting costs), WideFilter with filter.concurrency raised to the
-	// prefetch (what waiting for each result's confirm in one of 64 handlers costs).
+	// prefetch (what waiting for each result's confirm costs when handlers are fewer than the prefetch).
 	Baseline, Pipeline, NoCount, WideFilter Variant
 	// Ratio is the pipeline's throughput over the baseline's.
 	Ratio float64

@@ -61,39 +61,16 @@ type Docker struct {
 
 // NewDocker connects to the engine, checks that it answers and makes sure the worker network exists.
 func NewDocker(ctx context.Context, opts DockerOptions) (*Docker, error) {
-	if opts.Network == "" {
-		opts.Network = HostNetwork
-	}
-	if opts.ImagePrefix == "" {
-		opts.ImagePrefix = "warren/"
-	}
-	if opts.Tag == "" {
-		opts.Tag = "latest"
-	}
-	if opts.Owner == "" {
-		opts.Owner = "warren-master"
-	}
-	// The client module speaks a newer API than engines such as 20.10 (API 1.41); negotiation downgrades it.
-	clientOpts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
-	if opts.Host != "" {
-		clientOpts = append(clientOpts, client.WithHost(opts.Host))
-	}
-	cli, err := client.NewClientWithOpts(clientOpts...)
+	engineDefaults(&opts.Network, &opts.ImagePrefix, &opts.Tag, &opts.Owner)
+	cli, err := dialEngine(ctx, opts.Host, "docker")
 	if err != nil {
-		return nil, fmt.Errorf("docker runtime: create client: %w", err)
+		return nil, err
 	}
 	d := &Docker{
 		cli:  cli,
 		opts: opts,
 		log:  opts.Log.With().Str("runtime", "docker").Str("owner", opts.Owner).Logger(),
 	}
-	if _, err := cli.Ping(ctx); err != nil {
-		_ = cli.Close()
-		return nil, fmt.Errorf("docker runtime: engine unreachable at %s: %w", cli.DaemonHost(), err)
-	}
-	// Negotiate now, once: left to the first request, negotiation writes client state that concurrent requests
-	// read (a data race inside the client).
-	cli.NegotiateAPIVersion(ctx)
 	if err := d.ensureNetwork(ctx); err != nil {
 		_ = cli.Close()
 		return nil, err

@@ -116,42 +116,22 @@ type Swarm struct {
 // NewSwarm connects to the engine, checks that it is a manager of an active swarm, and makes sure the
 // workers' network exists.
 func NewSwarm(ctx context.Context, opts SwarmOptions) (*Swarm, error) {
-	if opts.Network == "" {
-		opts.Network = HostNetwork
-	}
-	if opts.ImagePrefix == "" {
-		opts.ImagePrefix = "warren/"
-	}
-	if opts.Tag == "" {
-		opts.Tag = "latest"
-	}
-	if opts.Owner == "" {
-		opts.Owner = "warren-master"
-	}
+	engineDefaults(&opts.Network, &opts.ImagePrefix, &opts.Tag, &opts.Owner)
 	if opts.StopGracePeriod <= 0 {
 		opts.StopGracePeriod = 10 * time.Second
 	}
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = time.Minute
 	}
-	clientOpts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
-	if opts.Host != "" {
-		clientOpts = append(clientOpts, client.WithHost(opts.Host))
-	}
-	cli, err := client.NewClientWithOpts(clientOpts...)
+	cli, err := dialEngine(ctx, opts.Host, "swarm")
 	if err != nil {
-		return nil, fmt.Errorf("swarm runtime: create client: %w", err)
+		return nil, err
 	}
 	s := &Swarm{cli: cli, opts: opts, log: opts.Log.With().Str("runtime", "swarm").Str("owner", opts.Owner).Logger()}
 	fail := func(err error) (*Swarm, error) {
 		_ = cli.Close()
 		return nil, err
 	}
-	if _, err := cli.Ping(ctx); err != nil {
-		return fail(fmt.Errorf("swarm runtime: engine unreachable at %s: %w", cli.DaemonHost(), err))
-	}
-	// Negotiated once, here: left to the first request, negotiation races with concurrent requests.
-	cli.NegotiateAPIVersion(ctx)
 	info, err := cli.Info(ctx)
 	if err != nil {
 		return fail(fmt.Errorf("swarm runtime: engine info: %w", err))
