@@ -361,11 +361,7 @@ func (m *master) reconcile(ctx context.Context, p *pool) {
 // victims picks the workers to retire: those holding the least work first (they finish soonest and put the
 // least at risk), then the oldest (their replacements, if any, start with fresh state).
 func (m *master) victims(alive []runtime.Worker, n int) []runtime.Worker {
-	held := func(w runtime.Worker) int {
-		m.board.mu.Lock()
-		defer m.board.mu.Unlock()
-		return m.board.latest[w.Name].InFlight
-	}
+	held := func(w runtime.Worker) int { return m.board.latest(w.Name).InFlight }
 	sorted := append([]runtime.Worker(nil), alive...)
 	sort.SliceStable(sorted, func(i, j int) bool {
 		hi, hj := held(sorted[i]), held(sorted[j])
@@ -415,15 +411,11 @@ func (m *master) silent(w runtime.Worker, now time.Time) bool {
 // reportsUnhealthy returns why a worker's latest report (if recent) says it is unhealthy. A worker still
 // starting up (never healthy yet, within the startup grace) is not judged: it is not consuming yet by design.
 func (m *master) reportsUnhealthy(w runtime.Worker, now time.Time) string {
-	m.board.mu.Lock()
-	defer m.board.mu.Unlock()
-	if seen, ok := m.board.seen[w.Name]; !ok || now.Sub(seen) > 3*m.o.Config.Filter.StatsEvery {
+	why, everHealthy, recent := m.board.health(w.Name, now, 3*m.o.Config.Filter.StatsEvery)
+	if !recent || (!everHealthy && now.Sub(w.StartedAt) < m.o.StartupGrace) {
 		return ""
 	}
-	if !m.board.healthy[w.Name] && now.Sub(w.StartedAt) < m.o.StartupGrace {
-		return ""
-	}
-	return m.board.latest[w.Name].Unhealthy
+	return why
 }
 
 // shutdown waits for retirements in progress, then stops the workers that cannot outlive the master.

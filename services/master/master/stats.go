@@ -17,9 +17,9 @@ import (
 // statsBoard keeps the latest report of every worker; the master reads it for heartbeats, in-flight work and
 // capacity learning. It forgets workers that have not reported for a while so memory stays bounded.
 type statsBoard struct {
-	mu     sync.Mutex
-	latest map[string]event.WorkerStats // by worker name
-	seen   map[string]time.Time
+	mu   sync.Mutex
+	last map[string]event.WorkerStats // by worker name
+	seen map[string]time.Time
 	// healthy records workers that have reported healthy at least once: one that turns unhealthy after that is
 	// judged at once, while one still starting up is left alone.
 	healthy map[string]bool
@@ -27,12 +27,12 @@ type statsBoard struct {
 }
 
 func newStatsBoard(sink func(event.WorkerStats)) *statsBoard {
-	return &statsBoard{latest: map[string]event.WorkerStats{}, seen: map[string]time.Time{}, healthy: map[string]bool{}, sink: sink}
+	return &statsBoard{last: map[string]event.WorkerStats{}, seen: map[string]time.Time{}, healthy: map[string]bool{}, sink: sink}
 }
 
 func (b *statsBoard) put(s event.WorkerStats, now time.Time) {
 	b.mu.Lock()
-	b.latest[s.Worker] = s
+	b.last[s.Worker] = s
 	b.seen[s.Worker] = now
 	if s.Unhealthy == "" {
 		b.healthy[s.Worker] = true
@@ -41,6 +41,22 @@ func (b *statsBoard) put(s event.WorkerStats, now time.Time) {
 	if b.sink != nil {
 		b.sink(s)
 	}
+}
+
+// latest returns worker's latest report (zero when none).
+func (b *statsBoard) latest(worker string) event.WorkerStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.last[worker]
+}
+
+// health returns why worker's latest report says it is unhealthy (empty when healthy), whether it has ever
+// reported healthy, and whether its latest report is within maxAge.
+func (b *statsBoard) health(worker string, now time.Time, maxAge time.Duration) (why string, everHealthy, recent bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	seen, ok := b.seen[worker]
+	return b.last[worker].Unhealthy, b.healthy[worker], ok && now.Sub(seen) <= maxAge
 }
 
 // lastSeen returns when worker last reported.
@@ -56,7 +72,7 @@ func (b *statsBoard) inFlight(pool string, now time.Time, maxAge time.Duration) 
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n := 0
-	for w, s := range b.latest {
+	for w, s := range b.last {
 		if s.Pool == pool && now.Sub(b.seen[w]) <= maxAge {
 			n += s.InFlight
 		}
@@ -71,7 +87,7 @@ func (b *statsBoard) forget(now time.Time, maxAge time.Duration) {
 	for w, t := range b.seen {
 		if now.Sub(t) > maxAge {
 			delete(b.seen, w)
-			delete(b.latest, w)
+			delete(b.last, w)
 			delete(b.healthy, w)
 		}
 	}
