@@ -54,15 +54,18 @@ fi
 # Plugins are enabled offline so the node boots with them; management gives users a UI and HTTP API.
 rabbitmq-plugins enable --offline rabbitmq_management >/dev/null 2>&1 || say "could not enable rabbitmq_management (continuing)"
 
-if ! pgrep -f 'beam.*rabbit' >/dev/null 2>&1; then
+start_server() {
   say "starting rabbitmq-server"
   if command -v service >/dev/null 2>&1 && service rabbitmq-server start >/dev/null 2>&1; then :; else
     (HOME=/var/lib/rabbitmq setsid rabbitmq-server >/var/log/rabbitmq/warren-start.log 2>&1 &) || true
   fi
-fi
+}
 
+# A node that is still shutting down (just after `rabbitmqctl stop`) has a beam process but will never become
+# ready: so the loop starts the server whenever no node process runs, not only once at the beginning.
 deadline=$((SECONDS + timeout_s))
 until ready; do
+  if ! pgrep -f 'beam.*rabbit' >/dev/null 2>&1; then start_server; fi
   if [ $SECONDS -ge $deadline ]; then say "broker not ready after ${timeout_s}s"; exit 1; fi
   sleep 1
 done
