@@ -200,26 +200,33 @@ func subscribe(ctx context.Context, c *client, args []string) error {
 	if len(args) > 0 {
 		return usagef("subscribe takes no arguments")
 	}
-	msgs, ch, err := amqpx.Subscribe(c.conn, topology.BroadcastExchange, 10000)
+	fmt.Fprintf(c.io.Err, "subscribed to %s; Ctrl-C to stop\n", topology.BroadcastExchange)
+	return c.follow(ctx, "subscribe", topology.BroadcastExchange, func(d amqp.Delivery) {
+		var b event.Broadcast
+		if json.Unmarshal(d.Body, &b) == nil && b.Text != "" {
+			c.printf("%s\t%s\t%s\n", b.At.Local().Format("15:04:05"), b.Type, b.Text)
+		} else {
+			c.printf("%s\n", d.Body)
+		}
+	})
+}
+
+// follow hands what a fanout exchange carries to show, through a private queue, until ctx ends (Ctrl-C).
+func (c *client) follow(ctx context.Context, cmd, exchange string, show func(amqp.Delivery)) error {
+	msgs, ch, err := amqpx.Subscribe(c.conn, exchange, 10000)
 	if err != nil {
 		return err
 	}
 	defer ch.Close()
-	fmt.Fprintf(c.io.Err, "subscribed to %s; Ctrl-C to stop\n", topology.BroadcastExchange)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case d, ok := <-msgs:
 			if !ok {
-				return errors.New("subscribe: connection lost")
+				return fmt.Errorf("%s: connection lost", cmd)
 			}
-			var b event.Broadcast
-			if json.Unmarshal(d.Body, &b) == nil && b.Text != "" {
-				c.printf("%s\t%s\t%s\n", b.At.Local().Format("15:04:05"), b.Type, b.Text)
-			} else {
-				c.printf("%s\n", d.Body)
-			}
+			show(d)
 		}
 	}
 }
