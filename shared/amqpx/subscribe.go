@@ -1,6 +1,7 @@
 package amqpx
 
 import (
+	"context"
 	"fmt"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -34,4 +35,25 @@ func Subscribe(conn *amqp.Connection, exchange string, maxLength int) (<-chan am
 		return nil, nil, fmt.Errorf("subscribe to %s: consume: %w", exchange, err)
 	}
 	return msgs, ch, nil
+}
+
+// Follow subscribes to exchange (see Subscribe) and hands every message to handle until ctx ends, when it
+// returns nil; it returns an error when the subscription ends first (the connection was lost).
+func Follow(ctx context.Context, conn *amqp.Connection, exchange string, maxLength int, handle func(amqp.Delivery)) error {
+	msgs, ch, err := Subscribe(conn, exchange, maxLength)
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case d, ok := <-msgs:
+			if !ok {
+				return fmt.Errorf("subscription to %s ended: connection lost", exchange)
+			}
+			handle(d)
+		}
+	}
 }

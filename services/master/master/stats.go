@@ -3,7 +3,6 @@ package master
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"sync"
 	"time"
 
@@ -95,24 +94,11 @@ func (b *statsBoard) forget(now time.Time, maxAge time.Duration) {
 
 // listen consumes worker reports from a private queue bound to warren.stats until ctx ends.
 func (b *statsBoard) listen(ctx context.Context, conn *amqp.Connection, now func() time.Time) error {
-	msgs, ch, err := amqpx.Subscribe(conn, topology.StatsExchange, 10000)
-	if err != nil {
-		return err
-	}
-	defer ch.Close()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case d, ok := <-msgs:
-			if !ok {
-				return fmt.Errorf("stats consumer ended")
-			}
-			var s event.WorkerStats
-			if json.Unmarshal(d.Body, &s) != nil || s.Worker == "" {
-				continue // a malformed report is ignored: reports are advisory
-			}
-			b.put(s, now())
+	return amqpx.Follow(ctx, conn, topology.StatsExchange, 10000, func(d amqp.Delivery) {
+		var s event.WorkerStats
+		if json.Unmarshal(d.Body, &s) != nil || s.Worker == "" {
+			return // a malformed report is ignored: reports are advisory
 		}
-	}
+		b.put(s, now())
+	})
 }

@@ -213,22 +213,10 @@ func subscribe(ctx context.Context, c *client, args []string) error {
 
 // follow hands what a fanout exchange carries to show, through a private queue, until ctx ends (Ctrl-C).
 func (c *client) follow(ctx context.Context, cmd, exchange string, show func(amqp.Delivery)) error {
-	msgs, ch, err := amqpx.Subscribe(c.conn, exchange, 10000)
-	if err != nil {
-		return err
+	if err := amqpx.Follow(ctx, c.conn, exchange, 10000, show); err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
 	}
-	defer ch.Close()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case d, ok := <-msgs:
-			if !ok {
-				return fmt.Errorf("%s: connection lost", cmd)
-			}
-			show(d)
-		}
-	}
+	return nil
 }
 
 func (c *client) call(ctx context.Context, req event.InsultRequest) (event.InsultReply, error) {
