@@ -175,23 +175,31 @@ func testSwarmShape(t *testing.T, cli *client.Client) {
 	}
 }
 
-// testSwarmStopPicks stops the middle one of three workers: Swarm, which cannot be told which task to drop,
-// must drop exactly that one.
-func testSwarmStopPicks(t *testing.T, cli *client.Client) {
-	ctx := context.Background()
+// startThreeSleepers starts three sleeper workers of a fresh pool under a fresh owner (removed at cleanup) and
+// waits until their signal handlers are installed.
+func startThreeSleepers(t *testing.T, cli *client.Client, poolPrefix string) (*Swarm, Spec, []Worker) {
+	t.Helper()
 	owner := "warren-test-" + randomSuffix(t)
 	t.Cleanup(func() { removeOwnerServices(t, cli, owner) })
 	s := newTestSwarm(t, SwarmOptions{Owner: owner})
-	spec := Spec{Pool: "picks-" + randomSuffix(t), Service: "sleeper"}
+	spec := Spec{Pool: poolPrefix + "-" + randomSuffix(t), Service: "sleeper"}
 	var ws []Worker
 	for range 3 {
-		w, err := s.Start(ctx, spec)
+		w, err := s.Start(context.Background(), spec)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ws = append(ws, w)
 	}
 	time.Sleep(handlerSettle)
+	return s, spec, ws
+}
+
+// testSwarmStopPicks stops the middle one of three workers: Swarm, which cannot be told which task to drop,
+// must drop exactly that one.
+func testSwarmStopPicks(t *testing.T, cli *client.Client) {
+	ctx := context.Background()
+	s, spec, ws := startThreeSleepers(t, cli, "picks")
 	began := time.Now()
 	if err := s.Stop(ctx, ws[1], generousGrace); err != nil {
 		t.Fatal(err)
@@ -244,19 +252,7 @@ func testSwarmStopPicks(t *testing.T, cli *client.Client) {
 // their grace periods overlap, and exactly the two go, though Swarm may drop their slots in either order.
 func testSwarmConcurrentStops(t *testing.T, cli *client.Client) {
 	ctx := context.Background()
-	owner := "warren-test-" + randomSuffix(t)
-	t.Cleanup(func() { removeOwnerServices(t, cli, owner) })
-	s := newTestSwarm(t, SwarmOptions{Owner: owner})
-	spec := Spec{Pool: "concurrent-" + randomSuffix(t), Service: "sleeper"}
-	var ws []Worker
-	for range 3 {
-		w, err := s.Start(ctx, spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ws = append(ws, w)
-	}
-	time.Sleep(handlerSettle)
+	s, spec, ws := startThreeSleepers(t, cli, "concurrent")
 	began := time.Now()
 	errs := make(chan error, 2)
 	for _, w := range ws[:2] {
