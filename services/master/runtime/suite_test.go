@@ -23,10 +23,12 @@ type suiteConfig struct {
 	adopts bool
 }
 
-// Timings of the suite: how fast List must notice an exit, and the grace periods Stop is given.
+// Timings of the suite: how long List may take to notice an exit, and the grace periods Stop is given. They are
+// bounds that tell a working runtime from a broken one on a busy machine (a missed SIGTERM costs the whole
+// generous grace, a missed exit is never noticed), not latency targets: those are measured by make bench.
 const (
-	noticeWithin  = 3 * time.Second
-	generousGrace = 10 * time.Second
+	noticeWithin  = 10 * time.Second
+	generousGrace = 30 * time.Second
 	shortGrace    = 1 * time.Second
 	// handlerSettle lets the sleeper install its SIGTERM handler before the test relies on it.
 	handlerSettle = time.Second
