@@ -51,6 +51,9 @@ type Consumer struct {
 	Log       zerolog.Logger
 	// OnConsuming, if set, is called once the broker has accepted the consumer.
 	OnConsuming func()
+	// Hold, if set, is told of every delivery the consumer takes (+1) and settles by ack, nack or dead-letter
+	// (−1), so the worker can report what it holds: prefetched deliveries waiting for a free handler included.
+	Hold func(delta int)
 }
 
 // Run consumes until ctx ends or the channel closes. On ctx's end it cancels the consumer (basic.cancel), lets
@@ -81,13 +84,29 @@ func (c *Consumer) Run(ctx context.Context, conn *amqp.Connection, deadLetters *
 	// Handlers get a context that outlives ctx by Grace, so in-flight work can still publish and ack.
 	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer hcancel()
+	// Deliveries are taken from the client library at once into a queue as deep as the prefetch, so every
+	// delivery the broker counts as unacknowledged is one the worker knows it holds (and reports), not one
+	// hidden in the library's buffer while every handler is busy.
+	queue := make(chan amqp.Delivery, prefetch)
+	hold := c.Hold
+	if hold == nil {
+		hold = func(int) {}
+	}
+	go func() {
+		defer close(queue)
+		for d := range deliveries {
+			hold(1)
+			queue <- d
+		}
+	}()
 	var wg sync.WaitGroup
 	for range max(c.Concurrency, 1) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for d := range deliveries {
+			for d := range queue {
 				c.process(hctx, d, deadLetters)
+				hold(-1)
 			}
 		}()
 	}

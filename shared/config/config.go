@@ -106,13 +106,19 @@ type Docker struct {
 
 // Pool configures one worker pool.
 type Pool struct {
-	Service       string        `mapstructure:"service"`
-	WorkQueue     string        `mapstructure:"work_queue"`
-	CountQueue    string        `mapstructure:"count_queue"`
-	Min           int           `mapstructure:"min"`
-	Max           int           `mapstructure:"max"`
-	Capacity      string        `mapstructure:"capacity"`
-	Tr            time.Duration `mapstructure:"tr"`
+	Service    string        `mapstructure:"service"`
+	WorkQueue  string        `mapstructure:"work_queue"`
+	CountQueue string        `mapstructure:"count_queue"`
+	Min        int           `mapstructure:"min"`
+	Max        int           `mapstructure:"max"`
+	Capacity   string        `mapstructure:"capacity"`
+	Tr         time.Duration `mapstructure:"tr"`
+	// Formula is "utilization" (N = ceil((λ + B/Tr) / (u·C))) or "seed" (N = ceil((B + λ·Tr) / C)).
+	Formula string `mapstructure:"formula"`
+	// TargetUtilization is u, the share of each worker's capacity the utilization formula plans to use.
+	TargetUtilization float64 `mapstructure:"target_utilization"`
+	// ScaleDownRate is the most of the pool removed within one stabilization window (1: no limit).
+	ScaleDownRate float64       `mapstructure:"scale_down_rate"`
 	MaxStep       int           `mapstructure:"max_step"`
 	Stabilization time.Duration `mapstructure:"stabilization"`
 	DeadBand      float64       `mapstructure:"dead_band"`
@@ -175,11 +181,13 @@ func defaults() map[string]any {
 			"filter": map[string]any{
 				"service": "filter", "work_queue": "warren.filter.work", "count_queue": "warren.filter.count",
 				"min": 1, "max": 8, "capacity": "auto", "tr": "2s", "max_step": 4,
+				"formula": "utilization", "target_utilization": 0.8, "scale_down_rate": 0.5,
 				"stabilization": "30s", "dead_band": 0.1, "grace": "10s", "cpus": 0.5, "memory_mb": 128,
 			},
 			"broadcaster": map[string]any{
 				"service": "broadcaster", "work_queue": "warren.broadcaster.work", "count_queue": "warren.broadcaster.count",
 				"min": 1, "max": 4, "capacity": "2000", "tr": "2s", "max_step": 2,
+				"formula": "utilization", "target_utilization": 0.8, "scale_down_rate": 0.5,
 				"stabilization": "30s", "dead_band": 0.1, "grace": "10s", "cpus": 0.5, "memory_mb": 128,
 			},
 		},
@@ -365,6 +373,15 @@ func (c Config) Validate() error {
 		}
 		if p.Tr <= 0 {
 			bad(key+".tr", "must be positive")
+		}
+		if p.Formula != "utilization" && p.Formula != "seed" {
+			bad(key+".formula", "must be utilization or seed, got %q", p.Formula)
+		}
+		if !(p.TargetUtilization > 0 && p.TargetUtilization <= 1) {
+			bad(key+".target_utilization", "must be in (0, 1], got %g", p.TargetUtilization)
+		}
+		if !(p.ScaleDownRate > 0 && p.ScaleDownRate <= 1) {
+			bad(key+".scale_down_rate", "must be in (0, 1], got %g", p.ScaleDownRate)
 		}
 		if p.MaxStep < 0 {
 			bad(key+".max_step", "must not be negative (0 means no cap)")

@@ -211,9 +211,16 @@ type WorkerStats struct {
 	Interval  float64 `json:"interval_s"`
 	// Utilization is the share of the worker's handler slots that were busy during the interval (0..1).
 	Utilization float64 `json:"utilization"`
-	// InFlight is how many deliveries the worker's handlers held when it reported: work that is taken from the
-	// queue but not yet done, which the queue's ready count does not show.
+	// InFlight is how many deliveries the worker's handlers were processing when it reported.
 	InFlight int `json:"in_flight"`
+	// Held is every delivery the worker held when it reported, unacknowledged: those in its handlers and those
+	// prefetched and waiting for a free handler. The queue's ready count shows neither.
+	Held int `json:"held"`
+	// Busy is the handler time spent during the interval, added up over all handlers, in seconds; Slots is how
+	// many handlers run at once. Busy/Slots/Processed is the time one event keeps a slot, from which the master
+	// learns capacity at any utilization (Little's law).
+	Busy  float64 `json:"busy_s"`
+	Slots int     `json:"slots"`
 	// Unhealthy says why the worker's health probe fails; empty when healthy. The master replaces a worker that
 	// reports itself unhealthy, which is faster and far cheaper than polling each container's health check.
 	Unhealthy string    `json:"unhealthy,omitempty"`
@@ -228,17 +235,24 @@ type PoolStatus struct {
 	// Lambda is the smoothed arrival rate in events/s; LambdaRaw the last window's.
 	Lambda    float64 `json:"lambda"`
 	LambdaRaw float64 `json:"lambda_raw"`
-	// Backlog is Ready (in the work queue) plus InFlight (held by workers).
-	Backlog        int     `json:"backlog"`
-	Ready          int     `json:"ready"`
-	InFlight       int     `json:"in_flight"`
-	Capacity       float64 `json:"capacity"`
-	CapacitySource string  `json:"capacity_source"`
-	Tr             float64 `json:"tr_s"`
-	Current        int     `json:"current"`
-	Desired        int     `json:"desired"`
-	Raw            int     `json:"raw"`
-	Reason         string  `json:"reason"`
-	Consumers      int     `json:"consumers"`
-	DryRun         bool    `json:"dry_run,omitempty"`
+	// Backlog is Ready (in the work queue) plus InFlight: every delivery the workers hold.
+	Backlog  int     `json:"backlog"`
+	Ready    int     `json:"ready"`
+	InFlight int     `json:"in_flight"`
+	Capacity float64 `json:"capacity"`
+	// CapacitySource says where C came from (static, auto, auto-last-known, auto-restored, auto-initial),
+	// CapacityReports from how many worker reports, and CapacityAge how old that evidence is, in seconds.
+	CapacitySource  string  `json:"capacity_source"`
+	CapacityReports int     `json:"capacity_reports"`
+	CapacityAge     float64 `json:"capacity_age_s"`
+	// Formula and TargetUtilization say how the pool is sized (see scaler.Policy).
+	Formula           string  `json:"formula,omitempty"`
+	TargetUtilization float64 `json:"target_utilization,omitempty"`
+	Tr                float64 `json:"tr_s"`
+	Current           int     `json:"current"`
+	Desired           int     `json:"desired"`
+	Raw               int     `json:"raw"`
+	Reason            string  `json:"reason"`
+	Consumers         int     `json:"consumers"`
+	DryRun            bool    `json:"dry_run,omitempty"`
 }

@@ -27,6 +27,9 @@ const (
 	StatusExchange = "warren.status"
 	// StatsExchange carries the workers' reports of what they processed, used to learn capacity.
 	StatsExchange = "warren.stats"
+	// MasterState holds the master's latest learned state (one message: each pool's capacity), so a restarted
+	// master starts from what its predecessor had learned instead of the initial guess.
+	MasterState = "warren.master.state"
 	// BroadcasterLeader is an exclusive queue whose holder is the one broadcaster sending periodic insults.
 	BroadcasterLeader = "warren.broadcaster.leader"
 )
@@ -111,6 +114,10 @@ func Declare(ch Declarer, o Options) error {
 				return fmt.Errorf("bind %s to %s: %w", q, p.Exchange, err)
 			}
 		}
+	}
+	// Only the newest state matters: older ones are dropped from the head.
+	if err := queue(ch, MasterState, amqp.Table{"x-queue-type": "classic", "x-max-length": int64(1)}); err != nil {
+		return err
 	}
 	if err := queue(ch, Results, amqp.Table{"x-queue-type": "classic"}); err != nil {
 		return err

@@ -28,6 +28,7 @@ type Reporter struct {
 	processed atomic.Int64
 	busyNanos atomic.Int64
 	inFlight  atomic.Int64
+	held      atomic.Int64
 	total     atomic.Int64
 }
 
@@ -46,6 +47,9 @@ func (r *Reporter) Worker() string { return r.worker }
 
 // Total is how many messages were processed since start.
 func (r *Reporter) Total() int64 { return r.total.Load() }
+
+// Hold counts deliveries taken (+1) and settled (−1); pass it as amqpx.Consumer.Hold.
+func (r *Reporter) Hold(delta int) { r.held.Add(int64(delta)) }
 
 // Begin marks a handler starting; call the returned function when it ends, with ok true when it processed
 // the message (false for a failure, which is not capacity).
@@ -88,10 +92,13 @@ func (r *Reporter) Run(ctx context.Context, pub *amqpx.Publisher, every time.Dur
 }
 
 func (r *Reporter) snapshot(now time.Time, interval time.Duration) event.WorkerStats {
+	busy := time.Duration(r.busyNanos.Swap(0))
+	inFlight := int(r.inFlight.Load())
 	s := event.WorkerStats{
 		Pool: r.pool, Worker: r.worker, Processed: int(r.processed.Swap(0)), Interval: interval.Seconds(),
-		Utilization: min(1, float64(r.busyNanos.Swap(0))/(float64(interval)*r.slots)),
-		InFlight:    int(r.inFlight.Load()), At: now.UTC(),
+		Utilization: min(1, float64(busy)/(float64(interval)*r.slots)),
+		InFlight:    inFlight, Held: max(int(r.held.Load()), inFlight), Busy: busy.Seconds(), Slots: int(r.slots),
+		At: now.UTC(),
 	}
 	if r.health != nil {
 		if ok, why := r.health(); !ok {

@@ -55,7 +55,7 @@ func Run(ctx context.Context, o Options) error {
 		g.Go(func() error {
 			cons := &amqpx.Consumer{
 				Queue: topology.BroadcasterWork, Prefetch: c.AMQP.Prefetch, Concurrency: c.Broadcaster.Concurrency,
-				Retries: c.AMQP.Retries, Grace: c.AMQP.ShutdownGrace, Log: o.Log,
+				Retries: c.AMQP.Retries, Grace: c.AMQP.ShutdownGrace, Log: o.Log, Hold: stats.Hold,
 				Handler: func(ctx context.Context, d amqp.Delivery) (err error) {
 					end := stats.Begin()
 					defer func() { end(err == nil) }()

@@ -69,7 +69,7 @@ func Run(ctx context.Context, o Options) error {
 			}
 			cons := &amqpx.Consumer{
 				Queue: topology.FilterWork, Prefetch: c.AMQP.Prefetch, Concurrency: c.Filter.Concurrency,
-				Retries: c.AMQP.Retries, Grace: c.AMQP.ShutdownGrace, Log: o.Log,
+				Retries: c.AMQP.Retries, Grace: c.AMQP.ShutdownGrace, Log: o.Log, Hold: w.stats.Hold,
 				Handler: func(ctx context.Context, d amqp.Delivery) error { return w.handle(ctx, d, pub) },
 				OnConsuming: func() {
 					probe.SetReady(true)

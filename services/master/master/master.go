@@ -67,7 +67,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		p, err := newPool(name, c.Master.Pools[name], c, o.Now())
+		p, err := newPool(name, c, o.Now())
 		if err != nil {
 			return err
 		}
@@ -163,7 +163,7 @@ type master struct {
 func (m *master) observe(s event.WorkerStats) {
 	for _, p := range m.pools {
 		if p.name == s.Pool {
-			p.observe(s, m.o.Now())
+			p.Observe(s, m.o.Now())
 		}
 	}
 }
@@ -198,13 +198,16 @@ func (m *master) session(ctx context.Context, conn *amqp.Connection, pub *amqpx.
 		return err
 	}
 	defer pr.close()
+	if err := m.restoreState(conn); err != nil {
+		return err
+	}
 	// What piled up in the count queues while no master counted is not an arrival rate: start a fresh window.
 	now := m.o.Now()
 	for _, p := range m.pools {
 		if _, err := pr.arrivals(p.cfg.CountQueue); err != nil {
 			return err
 		}
-		p.resetWindow(now)
+		p.ResetWindow(now)
 	}
 	m.mu.Lock()
 	m.connectedAt = now
@@ -225,11 +228,15 @@ func (m *master) session(ctx context.Context, conn *amqp.Connection, pub *amqpx.
 			case <-gctx.Done():
 				return nil
 			case <-t.C:
+				state := make(map[string]event.PoolStatus, len(m.pools))
 				for _, p := range m.pools {
-					if err := m.evaluate(gctx, p, pr, pub); err != nil {
+					st, err := m.evaluate(gctx, p, pr, pub)
+					if err != nil {
 						return err
 					}
+					state[p.name] = st
 				}
+				m.saveState(gctx, pub, state)
 			}
 		}
 	})
@@ -237,19 +244,19 @@ func (m *master) session(ctx context.Context, conn *amqp.Connection, pub *amqpx.
 }
 
 // evaluate measures one pool, decides its size, logs and publishes the decision.
-func (m *master) evaluate(ctx context.Context, p *pool, pr *probe, pub *amqpx.Publisher) error {
+func (m *master) evaluate(ctx context.Context, p *pool, pr *probe, pub *amqpx.Publisher) (event.PoolStatus, error) {
 	now := m.o.Now()
 	arrived, err := pr.arrivals(p.cfg.CountQueue)
 	if err != nil {
-		return err
+		return event.PoolStatus{}, err
 	}
 	ready, consumers, err := pr.ready(p.cfg.WorkQueue)
 	if err != nil {
-		return err
+		return event.PoolStatus{}, err
 	}
-	inFlight := m.board.inFlight(p.name, now, 3*m.o.Config.Filter.StatsEvery)
+	held := m.board.held(p.name, now, 3*m.o.Config.Filter.StatsEvery)
 	current := p.alive()
-	st, dec := p.evaluate(now, arrived, ready, inFlight, current)
+	st, dec := p.Evaluate(now, arrived, ready, held, current)
 	st.Consumers = consumers
 	st.DryRun = m.o.Config.Master.DryRun
 
@@ -261,8 +268,9 @@ func (m *master) evaluate(ctx context.Context, p *pool, pr *probe, pub *amqpx.Pu
 		ev = ev.Err(dec.Err)
 	}
 	ev.Str("pool", p.name).Float64("lambda", round(st.Lambda)).Float64("lambda_raw", round(st.LambdaRaw)).
-		Int("backlog", st.Backlog).Int("ready", ready).Int("in_flight", inFlight).Float64("capacity", round(st.Capacity)).
-		Str("capacity_source", st.CapacitySource).Float64("tr", st.Tr).Int("current", current).Int("raw", dec.Raw).
+		Int("backlog", st.Backlog).Int("ready", ready).Int("held", held).Float64("capacity", round(st.Capacity)).
+		Str("capacity_source", st.CapacitySource).Int("capacity_reports", st.CapacityReports).
+		Float64("capacity_age_s", round(st.CapacityAge)).Str("formula", st.Formula).Float64("tr", st.Tr).Int("current", current).Int("raw", dec.Raw).
 		Int("desired", dec.Desired).Str("reason", dec.Reason).Bool("dry_run", st.DryRun).Msg("evaluation")
 
 	if dec.Desired != current && !m.o.Config.Master.DryRun {
@@ -276,6 +284,44 @@ func (m *master) evaluate(ctx context.Context, p *pool, pr *probe, pub *amqpx.Pu
 	// Status is advisory and published every interval, so a lost one is replaced by the next.
 	if _, err := pub.PublishAsync(ctx, topology.StatusExchange, "", amqp.Publishing{ContentType: event.ContentJSON, Body: body, Expiration: "60000"}); err != nil {
 		m.log.Debug().Err(err).Msg("status not published")
+	}
+	return st, nil
+}
+
+// saveState keeps the pools' latest statuses in warren.master.state, for the next master to restore from.
+func (m *master) saveState(ctx context.Context, pub *amqpx.Publisher, state map[string]event.PoolStatus) {
+	body, _ := json.Marshal(state)
+	msg := amqp.Publishing{ContentType: event.ContentJSON, DeliveryMode: amqp.Persistent, Body: body}
+	if _, err := pub.PublishAsync(ctx, "", topology.MasterState, msg); err != nil {
+		m.log.Debug().Err(err).Msg("state not saved")
+	}
+}
+
+// restoreState seeds each pool's learned capacity from the state an earlier master saved. The message is
+// left in the queue, so a master that dies before saving its own still leaves it for the next one.
+func (m *master) restoreState(conn *amqp.Connection) error {
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("open channel to restore state: %w", err)
+	}
+	defer ch.Close()
+	d, ok, err := ch.Get(topology.MasterState, false)
+	if err != nil || !ok {
+		return err
+	}
+	defer func() { _ = d.Nack(false, true) }()
+	var state map[string]event.PoolStatus
+	if err := json.Unmarshal(d.Body, &state); err != nil {
+		m.log.Warn().Err(err).Msg("ignoring an unreadable saved state")
+		return nil
+	}
+	for _, p := range m.pools {
+		if st, ok := state[p.name]; ok {
+			p.Restore(st)
+			c := p.capacity.Capacity(m.o.Now())
+			m.log.Info().Str("pool", p.name).Float64("capacity", round(c.Value)).Str("capacity_source", c.Source).
+				Float64("capacity_age_s", round(c.Age(m.o.Now()).Seconds())).Msg("capacity restored from the previous master")
+		}
 	}
 	return nil
 }
@@ -361,7 +407,7 @@ func (m *master) reconcile(ctx context.Context, p *pool) {
 // victims picks the workers to retire: those holding the least work first (they finish soonest and put the
 // least at risk), then the oldest (their replacements, if any, start with fresh state).
 func (m *master) victims(alive []runtime.Worker, n int) []runtime.Worker {
-	held := func(w runtime.Worker) int { return m.board.latest(w.Name).InFlight }
+	held := func(w runtime.Worker) int { s := m.board.latest(w.Name); return max(s.Held, s.InFlight) }
 	sorted := append([]runtime.Worker(nil), alive...)
 	sort.SliceStable(sorted, func(i, j int) bool {
 		hi, hj := held(sorted[i]), held(sorted[j])

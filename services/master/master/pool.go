@@ -11,22 +11,94 @@ import (
 	"github.com/warren-mq/warren/shared/event"
 )
 
-// saturatedUtilization is the share of busy handler slots above which a worker's report counts as showing its
-// full capacity rather than a lower bound.
-const saturatedUtilization = 0.8
-
-// pool is the master's state for one worker pool.
-type pool struct {
+// Evaluator turns one pool's measurements into decisions, evaluation after evaluation: the arrival-rate meter,
+// the capacity source and the scaler of one pool. The master runs one per pool; the simulator drives the same
+// code with a modelled queue, so what it replays is what the master would decide. Evaluate must be called from
+// one goroutine; Observe may be called from another.
+type Evaluator struct {
 	name     string
 	cfg      config.Pool
-	env      []string
+	policy   scaler.Policy
 	scaler   *scaler.Scaler
 	meter    *scaler.RateMeter
 	capacity scaler.Capacity
 	learner  *scaler.CapacityLearner // nil when C is static
-
-	// lastEval is touched only by the evaluation goroutine.
 	lastEval time.Time
+}
+
+// NewEvaluator returns the evaluator of pool name as configured in c, whose first window starts at now.
+func NewEvaluator(name string, c config.Config, now time.Time) (*Evaluator, error) {
+	pc, ok := c.Master.Pools[name]
+	if !ok {
+		return nil, fmt.Errorf("master.pools: no pool %q", name)
+	}
+	key := "master.pools." + name
+	pol, err := PoolPolicy(key, pc)
+	if err != nil {
+		return nil, err
+	}
+	meter, err := scaler.NewRateMeter(c.Master.Smoothing)
+	if err != nil {
+		return nil, fmt.Errorf("master.smoothing: %w", err)
+	}
+	e := &Evaluator{name: name, cfg: pc, policy: pol, scaler: scaler.New(pol), meter: meter, lastEval: now}
+	if e.capacity, e.learner, err = PoolCapacity(key, pc); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// ResetWindow starts a new arrival window at now, discarding what was counted before.
+func (e *Evaluator) ResetWindow(now time.Time) { e.lastEval = now }
+
+// Evaluate sizes the pool from one window's measurements: arrived events counted since the last evaluation,
+// ready messages in the work queue, held deliveries reported by the workers, and the current pool size.
+func (e *Evaluator) Evaluate(now time.Time, arrived, ready, held, current int) (event.PoolStatus, scaler.Decision) {
+	window := now.Sub(e.lastEval)
+	e.lastEval = now
+	lambda, err := e.meter.Observe(arrived, window)
+	if err != nil {
+		lambda = e.meter.Smoothed()
+	}
+	c := e.capacity.Capacity(now)
+	backlog := ready + held
+	dec := e.scaler.Decide(scaler.Input{Lambda: lambda, Backlog: backlog, Capacity: c.Value, Current: current, Now: now})
+	pol := e.scaler.Policy()
+	return event.PoolStatus{
+		Pool: e.name, At: now.UTC(), Lambda: lambda, LambdaRaw: e.meter.Raw(), Backlog: backlog, Ready: ready,
+		InFlight: held, Capacity: c.Value, CapacitySource: c.Source, CapacityReports: c.Reports,
+		CapacityAge: c.Age(now).Seconds(), Formula: pol.Formula, TargetUtilization: pol.TargetUtilization,
+		Tr: e.cfg.Tr.Seconds(), Current: current, Desired: dec.Desired, Raw: dec.Raw, Reason: dec.Reason,
+	}, dec
+}
+
+// Observe feeds one worker report, received at now, to the capacity learner.
+func (e *Evaluator) Observe(s event.WorkerStats, now time.Time) {
+	if e.learner == nil {
+		return
+	}
+	_ = e.learner.Observe(scaler.Report{Worker: s.Worker, Processed: s.Processed, Slots: s.Slots,
+		Busy: time.Duration(s.Busy * float64(time.Second)), At: now})
+}
+
+// Restore seeds a learned capacity with what an earlier master published (a status of this pool), so a
+// restarted master does not start from the initial guess. It does nothing for a static capacity.
+func (e *Evaluator) Restore(st event.PoolStatus) {
+	if e.learner == nil || st.Pool != e.name {
+		return
+	}
+	switch st.CapacitySource {
+	case scaler.SourceAuto, scaler.SourceAutoLastKnown, scaler.SourceAutoRestored:
+		e.learner.Restore(st.Capacity, st.At.Add(-time.Duration(st.CapacityAge*float64(time.Second))))
+	}
+}
+
+// pool is the master's state for one worker pool.
+type pool struct {
+	*Evaluator
+	name string
+	cfg  config.Pool
+	env  []string
 
 	mu       sync.Mutex
 	desired  int
@@ -34,64 +106,45 @@ type pool struct {
 	retiring map[string]bool
 }
 
-func newPool(name string, pc config.Pool, c config.Config, now time.Time) (*pool, error) {
-	key := "master.pools." + name
-	pol := scaler.Policy{Min: pc.Min, Max: pc.Max, Tr: pc.Tr, MaxStep: pc.MaxStep, Stabilization: pc.Stabilization, DeadBand: pc.DeadBand}
+// PoolPolicy is the scaling policy a pool's configuration asks for; key names the pool's configuration
+// (master.pools.NAME) in errors.
+func PoolPolicy(key string, pc config.Pool) (scaler.Policy, error) {
+	pol := scaler.Policy{Min: pc.Min, Max: pc.Max, Tr: pc.Tr, Formula: pc.Formula, TargetUtilization: pc.TargetUtilization,
+		MaxStep: pc.MaxStep, Stabilization: pc.Stabilization, DeadBand: pc.DeadBand, ScaleDownRate: pc.ScaleDownRate}
 	if pc.Stabilization == 0 {
 		pol.Stabilization = -1 // configured as zero: scale down at once, not the scaler's default window
 	}
 	if err := pol.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", key, err)
+		return scaler.Policy{}, fmt.Errorf("%s: %w", key, err)
 	}
-	meter, err := scaler.NewRateMeter(c.Master.Smoothing)
-	if err != nil {
-		return nil, fmt.Errorf("master.smoothing: %w", err)
-	}
-	p := &pool{name: name, cfg: pc, scaler: scaler.New(pol), meter: meter, lastEval: now, retiring: map[string]bool{},
-		env: append([]string{"WARREN_POOL=" + name}, pc.Env...)}
+	return pol, nil
+}
+
+// PoolCapacity is the source of C a pool's configuration asks for: a fixed number, or a learner (returned too,
+// so reports can be fed to it) when capacity is auto.
+func PoolCapacity(key string, pc config.Pool) (scaler.Capacity, *scaler.CapacityLearner, error) {
 	if static, ok := pc.StaticCapacity(); ok {
-		p.capacity = scaler.StaticCapacity(static)
-	} else {
-		p.learner, err = scaler.NewCapacityLearner(scaler.LearnerConfig{})
-		if err != nil {
-			return nil, fmt.Errorf("%s.capacity: %w", key, err)
-		}
-		p.capacity = p.learner
+		return scaler.StaticCapacity(static), nil, nil
 	}
-	return p, nil
+	l, err := scaler.NewCapacityLearner(scaler.LearnerConfig{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s.capacity: %w", key, err)
+	}
+	return l, l, nil
+}
+
+func newPool(name string, c config.Config, now time.Time) (*pool, error) {
+	ev, err := NewEvaluator(name, c, now)
+	if err != nil {
+		return nil, err
+	}
+	pc := c.Master.Pools[name]
+	return &pool{Evaluator: ev, name: name, cfg: pc, retiring: map[string]bool{},
+		env: append([]string{"WARREN_POOL=" + name}, pc.Env...)}, nil
 }
 
 func (p *pool) spec() runtime.Spec {
 	return runtime.Spec{Pool: p.name, Service: p.cfg.Service, Env: p.env, CPUs: p.cfg.CPUs, MemoryMB: p.cfg.MemoryMB}
-}
-
-func (p *pool) resetWindow(now time.Time) { p.lastEval = now }
-
-// evaluate turns one window's measurements into a status and a decision.
-func (p *pool) evaluate(now time.Time, arrived, ready, inFlight, current int) (event.PoolStatus, scaler.Decision) {
-	window := now.Sub(p.lastEval)
-	p.lastEval = now
-	lambda, err := p.meter.Observe(arrived, window)
-	if err != nil {
-		lambda = p.meter.Smoothed()
-	}
-	c, source := p.capacity.Capacity(now)
-	backlog := ready + inFlight
-	dec := p.scaler.Decide(scaler.Input{Lambda: lambda, Backlog: backlog, Capacity: c, Current: current, Now: now})
-	return event.PoolStatus{
-		Pool: p.name, At: now.UTC(), Lambda: lambda, LambdaRaw: p.meter.Raw(), Backlog: backlog, Ready: ready,
-		InFlight: inFlight, Capacity: c, CapacitySource: source, Tr: p.cfg.Tr.Seconds(), Current: current,
-		Desired: dec.Desired, Raw: dec.Raw, Reason: dec.Reason,
-	}, dec
-}
-
-// observe feeds one worker report to the capacity learner.
-func (p *pool) observe(s event.WorkerStats, now time.Time) {
-	if p.learner == nil || s.Interval <= 0 {
-		return
-	}
-	interval := time.Duration(s.Interval * float64(time.Second))
-	_ = p.learner.Observe(s.Worker, s.Processed, interval, s.Utilization >= saturatedUtilization, now)
 }
 
 func (p *pool) setDesired(n int) {

@@ -66,14 +66,15 @@ func (b *statsBoard) lastSeen(worker string) (time.Time, bool) {
 	return t, ok
 }
 
-// inFlight sums the work held by the pool's workers that reported within maxAge.
-func (b *statsBoard) inFlight(pool string, now time.Time, maxAge time.Duration) int {
+// held sums the deliveries held (in handlers and prefetched) by the pool's workers that reported within maxAge.
+// A worker too old to report Held counts what its handlers held.
+func (b *statsBoard) held(pool string, now time.Time, maxAge time.Duration) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n := 0
 	for w, s := range b.last {
 		if s.Pool == pool && now.Sub(b.seen[w]) <= maxAge {
-			n += s.InFlight
+			n += max(s.Held, s.InFlight)
 		}
 	}
 	return n

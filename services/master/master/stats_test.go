@@ -16,7 +16,7 @@ func TestStatsBoard(t *testing.T) {
 	b.put(event.WorkerStats{Pool: "other", Worker: "c", InFlight: 100}, t0)
 	b.put(event.WorkerStats{Pool: "filter", Worker: "old", InFlight: 50}, t0.Add(-10*time.Second))
 
-	if got := b.inFlight("filter", t0.Add(time.Second), 3*time.Second); got != 12 {
+	if got := b.held("filter", t0.Add(time.Second), 3*time.Second); got != 12 {
 		t.Fatalf("in flight = %d, want 12 (a and b; c is another pool, old is stale)", got)
 	}
 	tests := []struct {

@@ -4,18 +4,24 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"sync"
 	"time"
 )
 
-// Capacity sources, reported next to every decision so logs say which C the pool was sized with.
+// Capacity sources, reported next to every decision so logs and the status feed say which C the pool was sized
+// with.
 const (
 	// SourceStatic means C was configured as a fixed number.
 	SourceStatic = "static"
-	// SourceAuto means C was learned from worker reports.
+	// SourceAuto means C was learned from worker reports within the learner's window.
 	SourceAuto = "auto"
-	// SourceAutoInitial means C is to be learned but no report has shown it yet, so the configured initial guess is
+	// SourceAutoLastKnown means no recent report carried enough work to measure C (an idle pool), so the last
+	// value learned is kept; Estimate.LearnedAt says how old it is.
+	SourceAutoLastKnown = "auto-last-known"
+	// SourceAutoRestored means C is what an earlier master had learned (from its last published status), kept
+	// until this master's own reports measure it.
+	SourceAutoRestored = "auto-restored"
+	// SourceAutoInitial means C is to be learned but nothing has shown it yet, so the configured initial guess is
 	// in use.
 	SourceAutoInitial = "auto-initial"
 )
@@ -26,45 +32,64 @@ const (
 	DefaultInitialCapacity = 1000.0
 	// DefaultCapacityFloor is the least C, in events per second, ever returned.
 	DefaultCapacityFloor = 1.0
-	// DefaultCapacityWindow is how long a worker report counts: long enough for dozens of reports per worker,
-	// short enough to follow a redeployment within a minute.
-	DefaultCapacityWindow = 60 * time.Second
-	// DefaultCapacityQuantile is the quantile of saturated per-worker rates taken as C.
-	DefaultCapacityQuantile = 0.9
-	// DefaultMaxSamples bounds the reports kept: a minute of per-second reports from about 68 workers.
+	// DefaultCapacityWindow is how long a worker report counts: a few evaluations, so a change in the workers'
+	// service time (a slower broker, a new deployment) shows within seconds and only while it lasts.
+	DefaultCapacityWindow = 10 * time.Second
+	// DefaultMinEvents is how many processed events the reports within the window must add up to before they
+	// are trusted to measure C.
+	DefaultMinEvents = 20
+	// DefaultMaxSamples bounds the reports kept: ten seconds of per-second reports from about 400 workers.
 	DefaultMaxSamples = 4096
 )
 
 // ErrInvalidCapacity reports a capacity configuration or worker report that cannot be used.
 var ErrInvalidCapacity = errors.New("invalid capacity")
 
-// Capacity is a source of C, the number of events per second one worker processes. The master asks it once per
-// evaluation; the second result is one of SourceStatic, SourceAuto or SourceAutoInitial.
+// Estimate is a value of C with its provenance.
+type Estimate struct {
+	// Value is C, in events per second one worker processes.
+	Value float64
+	// Source is one of the Source constants.
+	Source string
+	// Reports is how many worker reports the value rests on (zero for a static or initial value).
+	Reports int
+	// LearnedAt is when the newest report behind the value arrived (zero for a static or initial value).
+	LearnedAt time.Time
+}
+
+// Age is how old the evidence behind the estimate is at now; zero when there is none.
+func (e Estimate) Age(now time.Time) time.Duration {
+	if e.LearnedAt.IsZero() {
+		return 0
+	}
+	return max(now.Sub(e.LearnedAt), 0)
+}
+
+// Capacity is a source of C. The master asks it once per evaluation.
 type Capacity interface {
-	Capacity(now time.Time) (float64, string)
+	Capacity(now time.Time) Estimate
 }
 
 // StaticCapacity is a configured, fixed C in events per second.
 type StaticCapacity float64
 
 // Capacity returns c itself; it does not depend on time.
-func (c StaticCapacity) Capacity(time.Time) (float64, string) { return float64(c), SourceStatic }
+func (c StaticCapacity) Capacity(time.Time) Estimate {
+	return Estimate{Value: float64(c), Source: SourceStatic}
+}
 
 // LearnerConfig tunes a CapacityLearner. Zero fields take the defaults above.
 type LearnerConfig struct {
-	// Initial is the C used until a saturated report has been seen. Better too high than too low: an optimistic
-	// guess under-provisions for a moment until the backlog term of the formula adds workers, while a pessimistic
-	// one starts far too many workers for a light load.
+	// Initial is the C used until reports have shown it. Better too high than too low: an optimistic guess
+	// under-provisions for a moment until the backlog term of the formula adds workers, while a pessimistic one
+	// starts far too many workers for a light load.
 	Initial float64
-	// Floor is the least C ever returned, so a stalled worker reporting zero cannot make the formula ask for an
-	// unbounded fleet.
+	// Floor is the least C ever returned, so a stalled worker cannot make the formula ask for an unbounded fleet.
 	Floor float64
-	// Window is how long a report counts. Capacity changes with deployments and host load, so old evidence expires.
+	// Window is how long a report counts.
 	Window time.Duration
-	// Quantile of the saturated per-worker rates taken as C, in (0, 1]. A high quantile rather than the mean,
-	// because even a saturated interval loses throughput to pauses and broker hiccups, so most samples understate
-	// what a worker can do; not the maximum, so one mis-timed report cannot inflate C.
-	Quantile float64
+	// MinEvents is the evidence needed: the processed events the reports in the window must add up to.
+	MinEvents int
 	// MaxSamples bounds memory whatever the number of workers and the report rate; the oldest samples go first.
 	MaxSamples int
 }
@@ -78,8 +103,8 @@ func (c LearnerConfig) Validate() error {
 		return fmt.Errorf("%w: capacity floor %v", ErrInvalidCapacity, c.Floor)
 	case c.Window < 0:
 		return fmt.Errorf("%w: capacity window %v is negative", ErrInvalidCapacity, c.Window)
-	case c.Quantile < 0 || c.Quantile > 1 || math.IsNaN(c.Quantile):
-		return fmt.Errorf("%w: capacity quantile %v is outside (0, 1]", ErrInvalidCapacity, c.Quantile)
+	case c.MinEvents < 0:
+		return fmt.Errorf("%w: min events %d is negative", ErrInvalidCapacity, c.MinEvents)
 	case c.MaxSamples < 0:
 		return fmt.Errorf("%w: max samples %d is negative", ErrInvalidCapacity, c.MaxSamples)
 	}
@@ -96,8 +121,8 @@ func (c LearnerConfig) withDefaults() LearnerConfig {
 	if c.Window == 0 {
 		c.Window = DefaultCapacityWindow
 	}
-	if c.Quantile == 0 {
-		c.Quantile = DefaultCapacityQuantile
+	if c.MinEvents == 0 {
+		c.MinEvents = DefaultMinEvents
 	}
 	if c.MaxSamples == 0 {
 		c.MaxSamples = DefaultMaxSamples
@@ -105,28 +130,51 @@ func (c LearnerConfig) withDefaults() LearnerConfig {
 	return c
 }
 
-type capacitySample struct {
-	at        time.Time
-	rate      float64 // events/s over the report interval
-	saturated bool
+// Report is what one worker said about one report interval.
+type Report struct {
+	// Worker names the worker, so duplicated or reordered reports can be dropped.
+	Worker string
+	// Processed is how many events the worker finished during the interval.
+	Processed int
+	// Busy is how long its handlers were busy during the interval, added up over all of them (handler-seconds).
+	Busy time.Duration
+	// Slots is how many handlers the worker runs at once (its concurrency).
+	Slots int
+	// At is when the master received the report, on the master's clock.
+	At time.Time
 }
 
-// CapacityLearner learns C from the per-interval reports of a pool's workers.
+type capacitySample struct {
+	at        time.Time
+	processed int
+	// slotTime is the busy time per slot: the time one worker would need for these events with every slot busy.
+	slotTime float64
+}
+
+// CapacityLearner learns C from the reports of a pool's workers, at any utilization.
 //
-// Only a saturated interval — one in which the worker always had work available — measures capacity: the worker
-// processed as fast as it could. An unsaturated interval measures the arrival rate it was fed, which is merely a
-// lower bound on what it could have done. The learner therefore estimates C as a high quantile of recent saturated
-// rates, raised to the same quantile of recent unsaturated rates if that is higher (a worker demonstrably did that
-// much), and falls back to the initial guess, equally raised, while no saturated interval is on record.
+// It applies Little's law to each worker: a worker with s handler slots whose events each keep a slot busy for
+// S seconds on average processes at most s/S events per second. Busy handler time and processed events are summed
+// over the reports within the window, so C = Σ processed / Σ (busy / slots): a ratio of sums, which weighs every
+// event alike and needs no saturated interval, so an over-provisioned pool keeps measuring its real C. A slower
+// broker or a slower downstream shows as a longer S, hence a lower C, for as long as it lasts.
 //
-// A CapacityLearner is safe for concurrent use: reports arrive on the stats consumer while the evaluation loop asks
-// for C.
+// The estimate assumes an event's service time does not grow with the number of events in progress, which holds
+// for workers bounded by their handler slots (waiting on a confirm, a downstream call, a simulated delay). A
+// worker bound by its CPU instead serves each event faster when idle than when busy, so at low utilization the
+// estimate is optimistic and the pool is smaller; its backlog term then adds workers, and the busy reports that
+// follow bring C down to what the worker really does.
+//
+// When the reports within the window show too little work to measure (an idle pool), the last learned value is
+// kept and reported as such with its age; it never falls back to the initial guess. A CapacityLearner is safe for
+// concurrent use: reports arrive on the stats consumer while the evaluation loop asks for C.
 type CapacityLearner struct {
 	cfg LearnerConfig
 
 	mu      sync.Mutex
 	samples []capacitySample     // in arrival order
 	last    map[string]time.Time // newest report time per worker, to drop duplicates and stale reordering
+	known   Estimate             // the last learned (or restored) value; zero Value when none
 }
 
 // NewCapacityLearner returns a learner configured by cfg, with zero fields replaced by defaults.
@@ -137,36 +185,46 @@ func NewCapacityLearner(cfg LearnerConfig) (*CapacityLearner, error) {
 	return &CapacityLearner{cfg: cfg.withDefaults(), last: map[string]time.Time{}}, nil
 }
 
-// Observe records that worker processed the given number of events during a report interval ending at at.
-// saturated says whether the worker had work available for the whole interval; the caller decides that, typically
-// from the worker's utilization or from the work queue having ready messages.
-//
-// at should come from the master's clock (when the report was received), not the worker's, so that a worker with a
-// skewed clock cannot expire everyone else's reports. A report that is not newer than the worker's previous one is
-// ignored, so a duplicated or reordered report is not
-// counted twice. Invalid reports are rejected with an error and change nothing.
-func (l *CapacityLearner) Observe(worker string, processed int, interval time.Duration, saturated bool, at time.Time) error {
+// Observe records one worker report. A report that is not newer than the worker's previous one is ignored, so a
+// duplicated or reordered report is not counted twice. Invalid reports are rejected with an error and change
+// nothing.
+func (l *CapacityLearner) Observe(r Report) error {
 	switch {
-	case worker == "":
+	case r.Worker == "":
 		return fmt.Errorf("%w: report without a worker id", ErrInvalidCapacity)
-	case processed < 0:
-		return fmt.Errorf("%w: worker %s reported %d processed", ErrInvalidCapacity, worker, processed)
-	case interval <= 0:
-		return fmt.Errorf("%w: worker %s reported interval %v", ErrInvalidCapacity, worker, interval)
+	case r.Processed < 0:
+		return fmt.Errorf("%w: worker %s reported %d processed", ErrInvalidCapacity, r.Worker, r.Processed)
+	case r.Busy < 0:
+		return fmt.Errorf("%w: worker %s reported busy time %v", ErrInvalidCapacity, r.Worker, r.Busy)
+	case r.Slots <= 0:
+		return fmt.Errorf("%w: worker %s reported %d slots", ErrInvalidCapacity, r.Worker, r.Slots)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if prev, ok := l.last[worker]; ok && !at.After(prev) {
+	if prev, ok := l.last[r.Worker]; ok && !r.At.After(prev) {
 		return nil
 	}
-	l.last[worker] = at
-	l.samples = append(l.samples, capacitySample{
-		at:        at,
-		rate:      float64(processed) / interval.Seconds(),
-		saturated: saturated,
-	})
-	l.prune(at)
+	l.last[r.Worker] = r.At
+	if r.Processed > 0 && r.Busy > 0 {
+		l.samples = append(l.samples, capacitySample{at: r.At, processed: r.Processed, slotTime: r.Busy.Seconds() / float64(r.Slots)})
+	}
+	l.prune(r.At)
+	// Measure now too, so the last known value is the newest one even if no evaluation asked in between.
+	l.measure(r.At)
 	return nil
+}
+
+// Restore seeds the learner with a value an earlier master learned, used until reports measure C. It does
+// nothing once this learner has learned a value of its own, or for a value that is not a positive number.
+func (l *CapacityLearner) Restore(value float64, learnedAt time.Time) {
+	if !(value > 0) || math.IsInf(value, 0) {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.known.Value == 0 {
+		l.known = Estimate{Value: max(value, l.cfg.Floor), Source: SourceAutoRestored, LearnedAt: learnedAt}
+	}
 }
 
 // prune drops samples that have expired relative to the newest report and keeps at most MaxSamples, so memory
@@ -191,40 +249,44 @@ func (l *CapacityLearner) prune(newest time.Time) {
 	}
 }
 
-// Capacity returns the learned C in events per second and its source: SourceAuto when the value comes from
-// reports, SourceAutoInitial when it is the configured initial guess. Reports older than the window before now do
-// not count. The result is never below the configured floor.
-func (l *CapacityLearner) Capacity(now time.Time) (float64, string) {
-	cutoff := now.Add(-l.cfg.Window)
-	var sat, unsat []float64
+// Capacity returns C at now: measured from the reports within the window when they carry enough work, else the
+// last value learned (or restored), else the initial guess. The result is never below the configured floor.
+func (l *CapacityLearner) Capacity(now time.Time) Estimate {
 	l.mu.Lock()
-	for _, s := range l.samples {
-		if !s.at.After(cutoff) {
-			continue
-		}
-		if s.saturated {
-			sat = append(sat, s.rate)
-		} else {
-			unsat = append(unsat, s.rate)
-		}
+	defer l.mu.Unlock()
+	if e, ok := l.measure(now); ok {
+		return e
 	}
-	l.mu.Unlock()
-
-	c, source := l.cfg.Initial, SourceAutoInitial
-	if len(sat) > 0 {
-		c, source = quantile(sat, l.cfg.Quantile), SourceAuto
-	}
-	if len(unsat) > 0 {
-		if lower := quantile(unsat, l.cfg.Quantile); lower > c {
-			c, source = lower, SourceAuto
+	if l.known.Value > 0 {
+		e := l.known
+		if e.Source == SourceAuto {
+			e.Source = SourceAutoLastKnown
 		}
+		return e
 	}
-	return max(c, l.cfg.Floor), source
+	return Estimate{Value: max(l.cfg.Initial, l.cfg.Floor), Source: SourceAutoInitial}
 }
 
-// quantile returns the nearest-rank q-quantile of xs, which must not be empty; xs is sorted in place.
-func quantile(xs []float64, q float64) float64 {
-	slices.Sort(xs)
-	i := int(math.Ceil(q*float64(len(xs)))) - 1
-	return xs[min(max(i, 0), len(xs)-1)]
+// measure computes C from the reports within the window before now and, when they carry enough work, keeps it
+// as the last known value. l.mu must be held.
+func (l *CapacityLearner) measure(now time.Time) (Estimate, bool) {
+	cutoff := now.Add(-l.cfg.Window)
+	processed, slotTime, reports := 0, 0.0, 0
+	var newest time.Time
+	for _, s := range l.samples {
+		if !s.at.After(cutoff) || s.at.After(now) {
+			continue
+		}
+		processed += s.processed
+		slotTime += s.slotTime
+		reports++
+		if s.at.After(newest) {
+			newest = s.at
+		}
+	}
+	if processed < l.cfg.MinEvents || !(slotTime > 0) {
+		return Estimate{}, false
+	}
+	l.known = Estimate{Value: max(float64(processed)/slotTime, l.cfg.Floor), Source: SourceAuto, Reports: reports, LearnedAt: newest}
+	return l.known, true
 }

@@ -17,114 +17,78 @@ var (
 )
 
 func TestStaticCapacity(t *testing.T) {
-	c, src := scaler.StaticCapacity(2000).Capacity(epoch)
-	if c != 2000 || src != scaler.SourceStatic {
-		t.Errorf("StaticCapacity(2000).Capacity() = %v, %q; want 2000, %q", c, src, scaler.SourceStatic)
+	if e := scaler.StaticCapacity(2000).Capacity(epoch); e.Value != 2000 || e.Source != scaler.SourceStatic {
+		t.Errorf("StaticCapacity(2000).Capacity() = %+v; want 2000, %q", e, scaler.SourceStatic)
 	}
 }
 
-// report is one worker report, at seconds after epoch.
-type report struct {
-	worker    string
-	processed int
-	interval  time.Duration
-	saturated bool
-	at        float64
+// slotWorker is a worker with slots handlers whose every event keeps a slot busy for service: its capacity is
+// slots/service events per second whatever load it is given.
+type slotWorker struct {
+	name    string
+	slots   int
+	service time.Duration
+}
+
+// report is what w says after a second in which it processed rate events.
+func (w slotWorker) report(rate int, at time.Time) scaler.Report {
+	return scaler.Report{Worker: w.name, Processed: rate, Busy: time.Duration(rate) * w.service, Slots: w.slots, At: at}
+}
+
+func (w slotWorker) capacity() float64 { return float64(w.slots) / w.service.Seconds() }
+
+func TestCapacityLearnerAtAnyUtilization(t *testing.T) {
+	w := slotWorker{"a", 5, 10400 * time.Microsecond} // about 480/s, as the slowed filter
+	for _, util := range []float64{0.05, 0.2, 0.5, 0.9, 1} {
+		t.Run(fmt.Sprintf("%.0f%%", util*100), func(t *testing.T) {
+			l, err := scaler.NewCapacityLearner(scaler.LearnerConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rate := int(math.Round(util * w.capacity()))
+			var e scaler.Estimate
+			// Three evaluations, 2 s apart, with a report a second.
+			for i := 1; i <= 6; i++ {
+				if err := l.Observe(w.report(rate, at(float64(i)))); err != nil {
+					t.Fatal(err)
+				}
+				if i%2 == 0 {
+					e = l.Capacity(at(float64(i)))
+				}
+			}
+			if e.Source != scaler.SourceAuto || math.Abs(e.Value-w.capacity())/w.capacity() > 0.02 {
+				t.Errorf("at %.0f%% utilization C = %+v, want %.0f (auto)", util*100, e, w.capacity())
+			}
+		})
+	}
 }
 
 func TestCapacityLearner(t *testing.T) {
-	sat := func(worker string, processed int, at float64) report {
-		return report{worker, processed, time.Second, true, at}
-	}
-	unsat := func(worker string, processed int, at float64) report {
-		return report{worker, processed, time.Second, false, at}
-	}
+	fast, slow := slotWorker{"a", 10, 10 * time.Millisecond}, slotWorker{"b", 10, 40 * time.Millisecond}
 	tests := []struct {
 		name       string
 		cfg        scaler.LearnerConfig
-		reports    []report
+		reports    []scaler.Report
+		restore    float64
 		now        float64
 		want       float64
 		wantSource string
+		wantAge    time.Duration
 	}{
-		{"no reports: default initial guess", scaler.LearnerConfig{}, nil, 0, 1000, scaler.SourceAutoInitial},
-		{"no reports: configured initial guess", scaler.LearnerConfig{Initial: 250}, nil, 0, 250, scaler.SourceAutoInitial},
-		{"one saturated report", scaler.LearnerConfig{}, []report{sat("a", 420, 1)}, 1, 420, scaler.SourceAuto},
-		{"rate uses the report interval", scaler.LearnerConfig{},
-			[]report{{"a", 300, 500 * time.Millisecond, true, 1}}, 1, 600, scaler.SourceAuto},
-		{
-			"high quantile of saturated rates", scaler.LearnerConfig{},
-			[]report{
-				sat("a", 100, 1), sat("b", 200, 1), sat("c", 300, 1), sat("d", 400, 1), sat("e", 500, 1),
-				sat("a", 600, 2), sat("b", 700, 2), sat("c", 800, 2), sat("d", 900, 2), sat("e", 1000, 2),
-			},
-			2, 900, scaler.SourceAuto,
-		},
-		{
-			"configured quantile", scaler.LearnerConfig{Quantile: 0.5},
-			[]report{sat("a", 100, 1), sat("b", 200, 1), sat("c", 300, 1), sat("d", 400, 1)},
-			1, 200, scaler.SourceAuto,
-		},
-		{
-			"starved workers do not drag C down", scaler.LearnerConfig{},
-			[]report{sat("a", 800, 1), unsat("b", 50, 1), unsat("c", 10, 1), unsat("a", 0, 2)},
-			2, 800, scaler.SourceAuto,
-		},
-		{
-			"unsaturated rates are a lower bound", scaler.LearnerConfig{},
-			[]report{sat("a", 300, 1), unsat("b", 500, 1)},
-			1, 500, scaler.SourceAuto,
-		},
-		{
-			"unsaturated below the initial guess keep the guess", scaler.LearnerConfig{},
-			[]report{unsat("a", 200, 1), unsat("b", 300, 1)},
-			1, 1000, scaler.SourceAutoInitial,
-		},
-		{
-			"unsaturated above the initial guess raise it", scaler.LearnerConfig{Initial: 100},
-			[]report{unsat("a", 400, 1)},
-			1, 400, scaler.SourceAuto,
-		},
-		{
-			"old saturated reports expire", scaler.LearnerConfig{Window: 60 * time.Second},
-			[]report{sat("a", 400, 0)},
-			60, 1000, scaler.SourceAutoInitial,
-		},
-		{
-			"reports inside the window count", scaler.LearnerConfig{Window: 60 * time.Second},
-			[]report{sat("a", 400, 0)},
-			59.9, 400, scaler.SourceAuto,
-		},
-		{
-			"a newer estimate replaces an expired one", scaler.LearnerConfig{Window: 10 * time.Second},
-			[]report{sat("a", 2000, 0), sat("a", 2000, 1), sat("a", 500, 20)},
-			20, 500, scaler.SourceAuto,
-		},
-		{
-			"never below the default floor", scaler.LearnerConfig{},
-			[]report{sat("a", 0, 1)},
-			1, 1, scaler.SourceAuto,
-		},
-		{
-			"never below a configured floor", scaler.LearnerConfig{Floor: 25},
-			[]report{sat("a", 3, 1)},
-			1, 25, scaler.SourceAuto,
-		},
-		{
-			"a duplicated report counts once", scaler.LearnerConfig{Quantile: 1},
-			[]report{sat("a", 100, 1), sat("a", 5000, 1)},
-			1, 100, scaler.SourceAuto,
-		},
-		{
-			"a reordered older report is ignored", scaler.LearnerConfig{Quantile: 1},
-			[]report{sat("a", 100, 2), sat("a", 5000, 1)},
-			2, 100, scaler.SourceAuto,
-		},
-		{
-			"sample cap drops the oldest", scaler.LearnerConfig{Quantile: 1, MaxSamples: 3},
-			[]report{sat("a", 900, 1), sat("b", 900, 1), sat("c", 900, 1), sat("a", 100, 2), sat("b", 100, 2), sat("c", 100, 2)},
-			2, 100, scaler.SourceAuto,
-		},
+		{"no reports: default initial guess", scaler.LearnerConfig{}, nil, 0, 0, 1000, scaler.SourceAutoInitial, 0},
+		{"no reports: configured initial guess", scaler.LearnerConfig{Initial: 250}, nil, 0, 0, 250, scaler.SourceAutoInitial, 0},
+		{"one report", scaler.LearnerConfig{}, []scaler.Report{fast.report(300, at(1))}, 0, 1, 1000, scaler.SourceAuto, 0},
+		{"too little work to measure", scaler.LearnerConfig{}, []scaler.Report{fast.report(5, at(1))}, 0, 1, 1000, scaler.SourceAutoInitial, 0},
+		{"every event weighs alike across workers", scaler.LearnerConfig{},
+			// 300 events at 1 ms of slot time each, 100 at 4 ms: 400 events in 0.7 s of slot time.
+			[]scaler.Report{fast.report(300, at(1)), slow.report(100, at(1))}, 0, 1, 400 / 0.7, scaler.SourceAuto, 0},
+		{"idle after learning keeps the last value and its age", scaler.LearnerConfig{},
+			[]scaler.Report{fast.report(300, at(1)), fast.report(0, at(20)), fast.report(0, at(40))}, 0, 45, 1000, scaler.SourceAutoLastKnown, 44 * time.Second},
+		{"restored value until measured", scaler.LearnerConfig{}, nil, 640, 3, 640, scaler.SourceAutoRestored, 3 * time.Second},
+		{"measured beats restored", scaler.LearnerConfig{}, []scaler.Report{slow.report(100, at(2))}, 640, 3, 250, scaler.SourceAuto, time.Second},
+		{"floor", scaler.LearnerConfig{Floor: 5}, []scaler.Report{{Worker: "z", Processed: 30, Busy: time.Hour, Slots: 1, At: at(1)}}, 0, 1, 5, scaler.SourceAuto, 0},
+		{"duplicate report counted once", scaler.LearnerConfig{},
+			[]scaler.Report{fast.report(300, at(2)), slow.report(100, at(2)), slow.report(100, at(2)), slow.report(100, at(1))}, 0, 2, 400 / 0.7, scaler.SourceAuto, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,28 +96,62 @@ func TestCapacityLearner(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if tt.restore > 0 {
+				l.Restore(tt.restore, at(0))
+			}
 			for _, r := range tt.reports {
-				if err := l.Observe(r.worker, r.processed, r.interval, r.saturated, at(r.at)); err != nil {
-					t.Fatalf("Observe(%+v): %v", r, err)
+				if err := l.Observe(r); err != nil {
+					t.Fatal(err)
 				}
 			}
-			c, src := l.Capacity(at(tt.now))
-			if c != tt.want || src != tt.wantSource {
-				t.Errorf("Capacity() = %v, %q; want %v, %q", c, src, tt.want, tt.wantSource)
+			e := l.Capacity(at(tt.now))
+			if math.Abs(e.Value-tt.want) > 1e-6 || e.Source != tt.wantSource || e.Age(at(tt.now)) != tt.wantAge {
+				t.Errorf("Capacity() = %+v (age %v); want %v, %q, age %v", e, e.Age(at(tt.now)), tt.want, tt.wantSource, tt.wantAge)
 			}
 		})
 	}
 }
 
+// TestCapacityFollowsASlowBrokerOnlyWhileItLasts: confirms that take three times as long triple the service
+// time, so C falls to a third within a window, and comes back within a window once they are fast again.
+func TestCapacityFollowsASlowBrokerOnlyWhileItLasts(t *testing.T) {
+	normal, slowed := slotWorker{"a", 5, 10 * time.Millisecond}, slotWorker{"a", 5, 30 * time.Millisecond}
+	l, err := scaler.NewCapacityLearner(scaler.LearnerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []float64
+	for s := 1; s <= 60; s++ {
+		w := normal
+		if s > 20 && s <= 40 {
+			w = slowed
+		}
+		if err := l.Observe(w.report(100, at(float64(s)))); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, l.Capacity(at(float64(s))).Value)
+	}
+	check := func(s int, want float64) {
+		if math.Abs(got[s-1]-want)/want > 0.02 {
+			t.Errorf("C at %d s = %.0f, want %.0f", s, got[s-1], want)
+		}
+	}
+	check(20, 500)
+	check(35, 500.0/3)
+	check(40, 500.0/3)
+	check(55, 500)
+	check(60, 500)
+}
+
 func TestCapacityLearnerRejectsBadReports(t *testing.T) {
 	tests := []struct {
 		name string
-		r    report
+		r    scaler.Report
 	}{
-		{"no worker", report{"", 100, time.Second, true, 1}},
-		{"negative processed", report{"a", -1, time.Second, true, 1}},
-		{"zero interval", report{"a", 100, 0, true, 1}},
-		{"negative interval", report{"a", 100, -time.Second, true, 1}},
+		{"no worker", scaler.Report{Processed: 100, Busy: time.Second, Slots: 1, At: at(1)}},
+		{"negative processed", scaler.Report{Worker: "a", Processed: -1, Busy: time.Second, Slots: 1, At: at(1)}},
+		{"negative busy", scaler.Report{Worker: "a", Processed: 100, Busy: -time.Second, Slots: 1, At: at(1)}},
+		{"no slots", scaler.Report{Worker: "a", Processed: 100, Busy: time.Second, At: at(1)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,12 +159,11 @@ func TestCapacityLearnerRejectsBadReports(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = l.Observe(tt.r.worker, tt.r.processed, tt.r.interval, tt.r.saturated, at(tt.r.at))
-			if !errors.Is(err, scaler.ErrInvalidCapacity) {
+			if err := l.Observe(tt.r); !errors.Is(err, scaler.ErrInvalidCapacity) {
 				t.Errorf("Observe() = %v, want ErrInvalidCapacity", err)
 			}
-			if c, src := l.Capacity(at(1)); c != scaler.DefaultInitialCapacity || src != scaler.SourceAutoInitial {
-				t.Errorf("a rejected report changed C to %v (%s)", c, src)
+			if e := l.Capacity(at(1)); e.Value != scaler.DefaultInitialCapacity || e.Source != scaler.SourceAutoInitial {
+				t.Errorf("a rejected report changed C to %+v", e)
 			}
 		})
 	}
@@ -179,14 +176,13 @@ func TestLearnerConfigValidate(t *testing.T) {
 		wantErr bool
 	}{
 		{"defaults", scaler.LearnerConfig{}, false},
-		{"explicit", scaler.LearnerConfig{Initial: 500, Floor: 2, Window: time.Minute, Quantile: 0.95, MaxSamples: 100}, false},
+		{"explicit", scaler.LearnerConfig{Initial: 500, Floor: 2, Window: time.Minute, MinEvents: 5, MaxSamples: 100}, false},
 		{"negative initial", scaler.LearnerConfig{Initial: -1}, true},
 		{"NaN initial", scaler.LearnerConfig{Initial: math.NaN()}, true},
 		{"infinite initial", scaler.LearnerConfig{Initial: math.Inf(1)}, true},
 		{"negative floor", scaler.LearnerConfig{Floor: -1}, true},
 		{"negative window", scaler.LearnerConfig{Window: -time.Second}, true},
-		{"quantile above one", scaler.LearnerConfig{Quantile: 1.5}, true},
-		{"negative quantile", scaler.LearnerConfig{Quantile: -0.5}, true},
+		{"negative min events", scaler.LearnerConfig{MinEvents: -1}, true},
 		{"negative max samples", scaler.LearnerConfig{MaxSamples: -1}, true},
 	}
 	for _, tt := range tests {
@@ -210,9 +206,10 @@ func TestCapacityLearnerConcurrent(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	for w := range 4 {
+		wk := slotWorker{fmt.Sprint("w", w), 5, 10 * time.Millisecond}
 		wg.Go(func() {
 			for i := range 200 {
-				if err := l.Observe(fmt.Sprint("w", w), 500, time.Second, i%2 == 0, at(float64(i))); err != nil {
+				if err := l.Observe(wk.report(100+i%2*200, at(float64(i)))); err != nil {
 					t.Error(err)
 					return
 				}
@@ -221,15 +218,15 @@ func TestCapacityLearnerConcurrent(t *testing.T) {
 	}
 	wg.Go(func() {
 		for i := range 200 {
-			if c, _ := l.Capacity(at(float64(i))); c < 1 {
-				t.Errorf("Capacity() = %v below the floor", c)
+			if e := l.Capacity(at(float64(i))); e.Value < 1 {
+				t.Errorf("Capacity() = %v below the floor", e.Value)
 				return
 			}
 		}
 	})
 	wg.Wait()
-	if c, src := l.Capacity(at(199)); c != 500 || src != scaler.SourceAuto {
-		t.Errorf("Capacity() = %v, %q; want 500, %q", c, src, scaler.SourceAuto)
+	if e := l.Capacity(at(199)); math.Abs(e.Value-500) > 1e-6 || e.Source != scaler.SourceAuto {
+		t.Errorf("Capacity() = %+v; want 500 (auto)", e)
 	}
 }
 

@@ -18,9 +18,13 @@ const (
 	// ReasonHoldStabilizing means the need is lower, but a higher need was recommended within the stabilization
 	// window, so the pool keeps its workers in case the dip is brief.
 	ReasonHoldStabilizing = "hold_stabilizing"
-	// ReasonHoldDeadBand means the need is lower, but removing even one worker would leave the rest with less
-	// headroom than the dead band demands.
+	// ReasonHoldDeadBand means the need differs from the current size by no more than the dead band (the
+	// tolerance, both ways): a higher need is within DeadBand above the pool, or removing even one worker would
+	// leave the rest with less headroom than DeadBand.
 	ReasonHoldDeadBand = "hold_dead_band"
+	// ReasonHoldRateLimited means the need is lower and has held for the stabilization window, but the pool has
+	// already shed as much as ScaleDownRate allows within one window.
+	ReasonHoldRateLimited = "hold_rate_limited"
 	// ReasonAtMax means the pool needs more than Max workers and already has Max.
 	ReasonAtMax = "at_max"
 	// ReasonAtMin means the pool needs at most Min workers and has exactly Min.
@@ -40,6 +44,25 @@ const (
 // DefaultStabilization is the scale-down stabilization window used when Policy.Stabilization is zero.
 const DefaultStabilization = 30 * time.Second
 
+// Formulas a Policy can size by.
+const (
+	// FormulaUtilization sizes the pool to serve the arrivals and drain the backlog within Tr at the target
+	// utilization: N = ceil((λ + B/Tr) / (u·C)). It is the default.
+	FormulaUtilization = "utilization"
+	// FormulaSeed is the formula of the system Warren grew from: N = ceil((B + λ·Tr) / C). Read in units, it
+	// provisions Tr seconds of arrivals per second of capacity (twice the arrival rate at Tr = 2 s) and sizes the
+	// backlog to drain in one second whatever Tr says.
+	FormulaSeed = "seed"
+)
+
+// DefaultTargetUtilization is the share of a worker's capacity the utilization formula plans to use when
+// Policy.TargetUtilization is zero: the rest is headroom for noise and for the time a new worker takes to start.
+const DefaultTargetUtilization = 0.8
+
+// DefaultScaleDownRate is the share of the pool that may be removed within one stabilization window when
+// Policy.ScaleDownRate is zero.
+const DefaultScaleDownRate = 0.5
+
 // MaxNeeded caps what Needed returns, so an absurd backlog or a tiny capacity cannot overflow an int. No pool
 // reaches it; Max clamps long before.
 const MaxNeeded = math.MaxInt32
@@ -55,8 +78,13 @@ var (
 type Policy struct {
 	// Min and Max bound the pool's size.
 	Min, Max int
-	// Tr is the time to drain: the formula sizes the pool to handle the backlog plus Tr's worth of arrivals.
+	// Tr is the time allowed to drain the backlog.
 	Tr time.Duration
+	// Formula is FormulaUtilization (the default, when empty) or FormulaSeed.
+	Formula string
+	// TargetUtilization, in (0, 1], is the share of each worker's capacity the utilization formula plans to use;
+	// zero selects DefaultTargetUtilization. The seed formula ignores it.
+	TargetUtilization float64
 	// MaxStep is the most workers added in one evaluation; 0 means no cap. It limits the cost of one bad reading;
 	// the next evaluation adds more if the need persists. It never delays reaching Min.
 	MaxStep int
@@ -65,12 +93,18 @@ type Policy struct {
 	// down and a staircase fall is followed step by step. Zero selects DefaultStabilization; a negative value
 	// disables stabilization.
 	Stabilization time.Duration
-	// DeadBand, in [0, 1), is the headroom a shrunken pool must keep. The pool shrinks to D workers only if the
-	// fractional need n = (B + λ·Tr)/C satisfies n <= D·(1 − DeadBand); equivalently it never goes below
-	// ceil(n / (1 − DeadBand)). Growth happens as soon as n > current. Between the two thresholds nothing
-	// changes, so a steady load whose need wobbles around a whole number of workers does not flap: to shrink back
-	// after growing, the need has to fall by about DeadBand, not by a hair. Zero disables the dead band.
+	// DeadBand, in [0, 1), is the tolerance around the current size, applied both ways as the HPA applies its
+	// 10 %. The pool grows only when the fractional need n exceeds current·(1 + DeadBand) (an empty pool grows for
+	// any need), and shrinks to D workers only if n <= D·(1 − DeadBand), i.e. never below ceil(n / (1 − DeadBand)).
+	// Between the two thresholds nothing changes, so a steady load whose need wobbles around a whole number of
+	// workers does not flap. Zero disables the band.
 	DeadBand float64
+	// ScaleDownRate, in (0, 1], is the most of the pool that may go within one stabilization window: the pool
+	// never shrinks below floor(largest size within the window · (1 − ScaleDownRate)). Zero selects
+	// DefaultScaleDownRate; 1 removes the limit. A pool that had no arrivals and no backlog for a whole window goes
+	// straight to its target: the limit guards against over-reacting to a dip under load, and an idle pool has
+	// nothing to over-react to (with Min 0 it reaches zero one window after its last event).
+	ScaleDownRate float64
 }
 
 // Validate reports a policy that cannot be applied.
@@ -82,10 +116,16 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("%w: min %d is greater than max %d", ErrInvalidPolicy, p.Min, p.Max)
 	case p.Tr <= 0:
 		return fmt.Errorf("%w: tr %v is not positive", ErrInvalidPolicy, p.Tr)
+	case p.Formula != "" && p.Formula != FormulaUtilization && p.Formula != FormulaSeed:
+		return fmt.Errorf("%w: formula %q is not %s or %s", ErrInvalidPolicy, p.Formula, FormulaUtilization, FormulaSeed)
+	case !(p.TargetUtilization >= 0 && p.TargetUtilization <= 1):
+		return fmt.Errorf("%w: target utilization %v is outside (0, 1]", ErrInvalidPolicy, p.TargetUtilization)
 	case p.MaxStep < 0:
 		return fmt.Errorf("%w: max step %d is negative", ErrInvalidPolicy, p.MaxStep)
 	case !(p.DeadBand >= 0 && p.DeadBand < 1):
 		return fmt.Errorf("%w: dead band %v is outside [0, 1)", ErrInvalidPolicy, p.DeadBand)
+	case !(p.ScaleDownRate >= 0 && p.ScaleDownRate <= 1):
+		return fmt.Errorf("%w: scale-down rate %v is outside (0, 1]", ErrInvalidPolicy, p.ScaleDownRate)
 	}
 	return nil
 }
@@ -97,8 +137,17 @@ func (p Policy) normalized() Policy {
 	p.Max = max(p.Max, p.Min)
 	p.Tr = max(p.Tr, 0)
 	p.MaxStep = max(p.MaxStep, 0)
+	if p.Formula != FormulaSeed {
+		p.Formula = FormulaUtilization
+	}
+	if !(p.TargetUtilization > 0 && p.TargetUtilization <= 1) {
+		p.TargetUtilization = DefaultTargetUtilization
+	}
 	if !(p.DeadBand >= 0 && p.DeadBand < 1) {
 		p.DeadBand = 0
+	}
+	if !(p.ScaleDownRate > 0 && p.ScaleDownRate <= 1) {
+		p.ScaleDownRate = DefaultScaleDownRate
 	}
 	switch {
 	case p.Stabilization == 0:
@@ -109,11 +158,29 @@ func (p Policy) normalized() Policy {
 	return p
 }
 
+// Need returns the fractional number of workers the policy's formula asks for: λ and C in events per second,
+// B in events. It expects capacity > 0 (see Input.Validate) and returns 0 otherwise; negative λ and B count as
+// zero.
+func (p Policy) Need(lambda float64, backlog int, capacity float64) float64 {
+	p = p.normalized()
+	if p.Formula == FormulaSeed {
+		return fractionalNeed(lambda, backlog, capacity, p.Tr)
+	}
+	if !(capacity > 0) || !(p.Tr > 0) {
+		return 0
+	}
+	if !(lambda > 0) {
+		lambda = 0
+	}
+	return (lambda + float64(max(backlog, 0))/p.Tr.Seconds()) / (p.TargetUtilization * capacity)
+}
+
 // Input is what one evaluation of a pool measured.
 type Input struct {
 	// Lambda is the arrival rate in events per second (see RateMeter).
 	Lambda float64
-	// Backlog is the work queue's ready plus unacknowledged messages.
+	// Backlog is the work queue's ready messages plus every delivery the workers hold (unacknowledged, prefetched
+	// included).
 	Backlog int
 	// Capacity is C, the events per second one worker processes.
 	Capacity float64
@@ -140,7 +207,7 @@ func (in Input) Validate() error {
 
 // Decision is the outcome of one evaluation.
 type Decision struct {
-	// Need is the fractional number of workers, (B + λ·Tr)/C.
+	// Need is the fractional number of workers the formula asks for (see Policy.Need).
 	Need float64
 	// Raw is ceil(Need), before clamping.
 	Raw int
@@ -162,7 +229,8 @@ type recommendation struct {
 }
 
 // Scaler decides the size of one pool, evaluation after evaluation. It remembers recent recommendations for
-// stabilization, so each pool needs its own Scaler. A Scaler is not safe for concurrent use.
+// stabilization and recent sizes for the scale-down rate limit, so each pool needs its own Scaler. A Scaler is not
+// safe for concurrent use.
 type Scaler struct {
 	p Policy
 
@@ -172,6 +240,9 @@ type Scaler struct {
 	// followed by one at least as high can never again be the window's maximum, so it is dropped. The front is
 	// therefore the maximum, and the length is bounded by Max−Min+1 however often Decide is called.
 	window []recommendation
+	// sizes holds recent pool sizes the same way, for the largest size within the window, and raws the unclamped
+	// needs, to tell an idle pool (no need at all for a whole window) from a quiet one.
+	sizes, raws []recommendation
 }
 
 // New returns a Scaler for policy p. New does not fail: callers should check p.Validate first, but an invalid
@@ -186,19 +257,23 @@ func (s *Scaler) Policy() Policy { return s.p }
 
 // Decide evaluates one measurement and returns how many workers the pool should have.
 //
-// Growth is immediate, capped by MaxStep. Shrinking waits until every target recommended within the
-// stabilization window is below the current size, and then goes no lower than the highest of them and no lower
-// than the dead band allows. A Scaler that has not yet seen a full window of evaluations counts the current size
-// as recommended before it started, so a restarted master does not shrink a pool on its first reading.
+// Growth is immediate once the need clears the dead band, capped by MaxStep. Shrinking waits until every target
+// recommended within the stabilization window is below the current size, and then goes no lower than the highest
+// of them, no lower than the dead band allows and no faster than ScaleDownRate. A Scaler that has not yet seen a
+// full window of evaluations counts the current size as recommended before it started, so a restarted master does
+// not shrink a pool on its first reading.
 func (s *Scaler) Decide(in Input) Decision {
 	if err := in.Validate(); err != nil {
 		return Decision{Desired: s.clamp(in.Current), Reason: ReasonInvalidInput, Err: err}
 	}
 	p := s.p
-	n := fractionalNeed(in.Lambda, in.Backlog, in.Capacity, p.Tr)
+	n := p.Need(in.Lambda, in.Backlog, in.Capacity)
 	d := Decision{Need: n, Raw: ceilTolerant(n)}
 	d.Target = s.clamp(d.Raw)
 	stabilized := s.record(in.Now, d.Target, in.Current)
+	s.sizes = pushMax(s.sizes, recommendation{at: in.Now, target: in.Current}, p.Stabilization)
+	s.raws = pushMax(s.raws, recommendation{at: in.Now, target: d.Raw}, p.Stabilization)
+	largest, idle := s.sizes[0].target, s.raws[0].target == 0 && !(in.Now.Sub(s.first) < p.Stabilization)
 
 	cur := in.Current
 	switch {
@@ -207,7 +282,11 @@ func (s *Scaler) Decide(in Input) Decision {
 	case cur > p.Max:
 		d.Desired, d.Reason = p.Max, ReasonAboveMax
 	case d.Target > cur:
-		d.Desired, d.Reason = s.stepUp(cur, d.Target), ReasonScaleUp
+		if cur > 0 && n <= float64(cur)*(1+p.DeadBand)*(1+relativeEpsilon) {
+			d.Desired, d.Reason = cur, ReasonHoldDeadBand
+		} else {
+			d.Desired, d.Reason = s.stepUp(cur, d.Target), ReasonScaleUp
+		}
 	case d.Target == cur:
 		d.Desired = cur
 		switch {
@@ -224,6 +303,11 @@ func (s *Scaler) Decide(in Input) Decision {
 		if p.DeadBand > 0 {
 			bandFloor = ceilTolerant(n / (1 - p.DeadBand))
 		}
+		// The rate limit does not hold back a pool that had nothing to do for a whole window.
+		rateFloor := 0
+		if !idle {
+			rateFloor = int(math.Floor(float64(largest) * (1 - p.ScaleDownRate) * (1 + relativeEpsilon)))
+		}
 		switch {
 		case bandFloor >= cur:
 			// Checked before stabilization so a steady load reports the lasting cause, not a countdown that
@@ -231,11 +315,28 @@ func (s *Scaler) Decide(in Input) Decision {
 			d.Desired, d.Reason = cur, ReasonHoldDeadBand
 		case stabilized >= cur:
 			d.Desired, d.Reason = cur, ReasonHoldStabilizing
+		case rateFloor >= cur:
+			d.Desired, d.Reason = cur, ReasonHoldRateLimited
 		default:
-			d.Desired, d.Reason = max(stabilized, bandFloor, p.Min), ReasonScaleDown
+			d.Desired, d.Reason = max(stabilized, bandFloor, rateFloor, p.Min), ReasonScaleDown
 		}
 	}
 	return d
+}
+
+// pushMax appends r to a window kept in strictly decreasing order of target, drops what is older than span
+// (never the newest), and returns the window; its front is the maximum.
+func pushMax(w []recommendation, r recommendation, span time.Duration) []recommendation {
+	for len(w) > 0 && w[len(w)-1].target <= r.target {
+		w = w[:len(w)-1]
+	}
+	w = append(w, r)
+	drop := 0
+	for drop < len(w)-1 && r.at.Sub(w[drop].at) > span {
+		drop++
+	}
+	// Shift rather than reslice so the backing array is reused and Decide does not allocate.
+	return w[:copy(w, w[drop:])]
 }
 
 // record adds target to the stabilization window and returns the highest target recommended within it.
@@ -243,18 +344,9 @@ func (s *Scaler) record(now time.Time, target, current int) int {
 	if !s.started {
 		s.started, s.first = true, now
 	}
-	for len(s.window) > 0 && s.window[len(s.window)-1].target <= target {
-		s.window = s.window[:len(s.window)-1]
-	}
-	s.window = append(s.window, recommendation{at: now, target: target})
 	// A recommendation expires once it is older than the window: the lower ones after it have then held for
-	// the whole window. The newest entry never expires, so the window is never empty.
-	drop := 0
-	for drop < len(s.window)-1 && now.Sub(s.window[drop].at) > s.p.Stabilization {
-		drop++
-	}
-	// Shift rather than reslice so the backing array is reused and Decide does not allocate.
-	s.window = s.window[:copy(s.window, s.window[drop:])]
+	// the whole window.
+	s.window = pushMax(s.window, recommendation{at: now, target: target}, s.p.Stabilization)
 	highest := s.window[0].target
 	if now.Sub(s.first) < s.p.Stabilization {
 		highest = max(highest, current)
@@ -271,7 +363,7 @@ func (s *Scaler) stepUp(cur, target int) int {
 
 func (s *Scaler) clamp(n int) int { return min(max(n, s.p.Min), s.p.Max) }
 
-// Needed returns ceil((backlog + lambda·tr) / capacity): the workers needed to clear the backlog plus tr's worth of
+// Needed is the seed formula's need rounded up: ceil((backlog + lambda·tr) / capacity): the workers needed to clear the backlog plus tr's worth of
 // arrivals, with lambda and capacity in events per second and tr converted to seconds. It tolerates floating-point
 // noise, so a need of 3.0000000001 workers is 3, and caps the result at MaxNeeded. It expects capacity > 0 (see
 // Input.Validate) and returns 0 otherwise; negative lambda and backlog count as zero.

@@ -83,17 +83,24 @@ func TestPolicyValidate(t *testing.T) {
 }
 
 func TestNewAppliesDefaultsAndRepairs(t *testing.T) {
+	defaults := func(p scaler.Policy) scaler.Policy {
+		p.Formula, p.TargetUtilization, p.ScaleDownRate = scaler.FormulaUtilization, scaler.DefaultTargetUtilization, scaler.DefaultScaleDownRate
+		return p
+	}
 	tests := []struct {
 		name string
 		in   scaler.Policy
 		want scaler.Policy
 	}{
 		{"default stabilization", scaler.Policy{Min: 1, Max: 4, Tr: time.Second},
-			scaler.Policy{Min: 1, Max: 4, Tr: time.Second, Stabilization: scaler.DefaultStabilization}},
+			defaults(scaler.Policy{Min: 1, Max: 4, Tr: time.Second, Stabilization: scaler.DefaultStabilization})},
 		{"stabilization disabled", scaler.Policy{Min: 1, Max: 4, Tr: time.Second, Stabilization: -1},
-			scaler.Policy{Min: 1, Max: 4, Tr: time.Second}},
-		{"invalid fields repaired", scaler.Policy{Min: -2, Max: -5, Tr: -time.Second, MaxStep: -1, Stabilization: time.Minute, DeadBand: 3},
-			scaler.Policy{Stabilization: time.Minute}},
+			defaults(scaler.Policy{Min: 1, Max: 4, Tr: time.Second})},
+		{"seed formula kept", scaler.Policy{Min: 1, Max: 4, Tr: time.Second, Stabilization: -1, Formula: scaler.FormulaSeed, TargetUtilization: 0.5, ScaleDownRate: 1},
+			scaler.Policy{Min: 1, Max: 4, Tr: time.Second, Formula: scaler.FormulaSeed, TargetUtilization: 0.5, ScaleDownRate: 1}},
+		{"invalid fields repaired", scaler.Policy{Min: -2, Max: -5, Tr: -time.Second, MaxStep: -1, Stabilization: time.Minute, DeadBand: 3,
+			Formula: "bogus", TargetUtilization: 7, ScaleDownRate: -1},
+			defaults(scaler.Policy{Stabilization: time.Minute})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,25 +125,25 @@ func TestDecideSingleEvaluation(t *testing.T) {
 		wantDesired int
 		wantReason  string
 	}{
-		{"scale up", scaler.Policy{Min: 1, Max: 8}, 5000, 0, 2, 5, 5, 5, scaler.ReasonScaleUp},
-		{"backlog adds workers", scaler.Policy{Min: 1, Max: 8}, 1000, 2500, 2, 4, 4, 4, scaler.ReasonScaleUp},
-		{"hold", scaler.Policy{Min: 1, Max: 8}, 3000, 0, 3, 3, 3, 3, scaler.ReasonHold},
-		{"scale up clamped to max", scaler.Policy{Min: 1, Max: 8}, 12000, 0, 5, 12, 8, 8, scaler.ReasonScaleUp},
-		{"at max", scaler.Policy{Min: 1, Max: 8}, 12000, 0, 8, 12, 8, 8, scaler.ReasonAtMax},
-		{"exactly max is a hold", scaler.Policy{Min: 1, Max: 8}, 8000, 0, 8, 8, 8, 8, scaler.ReasonHold},
-		{"at min when idle", scaler.Policy{Min: 1, Max: 8}, 0, 0, 1, 0, 1, 1, scaler.ReasonAtMin},
-		{"at min when need equals min", scaler.Policy{Min: 2, Max: 8}, 2000, 0, 2, 2, 2, 2, scaler.ReasonAtMin},
-		{"zero min idles at zero", scaler.Policy{Min: 0, Max: 8}, 0, 0, 0, 0, 0, 0, scaler.ReasonAtMin},
-		{"scale down", scaler.Policy{Min: 1, Max: 8}, 2000, 0, 6, 2, 2, 2, scaler.ReasonScaleDown},
-		{"scale down stops at min", scaler.Policy{Min: 2, Max: 8}, 0, 0, 6, 0, 2, 2, scaler.ReasonScaleDown},
-		{"max step caps growth", scaler.Policy{Min: 1, Max: 20, MaxStep: 4}, 15000, 0, 2, 15, 15, 6, scaler.ReasonScaleUp},
-		{"max step larger than the gap", scaler.Policy{Min: 1, Max: 20, MaxStep: 4}, 4000, 0, 2, 4, 4, 4, scaler.ReasonScaleUp},
-		{"max step does not cap shrinking", scaler.Policy{Min: 1, Max: 20, MaxStep: 1}, 1000, 0, 10, 1, 1, 1, scaler.ReasonScaleDown},
-		{"crashed to zero, idle", scaler.Policy{Min: 2, Max: 8}, 0, 0, 0, 0, 2, 2, scaler.ReasonBelowMin},
-		{"crashed under load", scaler.Policy{Min: 2, Max: 8}, 6000, 0, 1, 6, 6, 6, scaler.ReasonBelowMin},
-		{"max step never leaves the pool below min", scaler.Policy{Min: 5, Max: 8, MaxStep: 1}, 0, 0, 1, 0, 5, 5, scaler.ReasonBelowMin},
-		{"max step applies above min", scaler.Policy{Min: 2, Max: 20, MaxStep: 3}, 12000, 0, 0, 12, 12, 3, scaler.ReasonBelowMin},
-		{"above max after max was lowered", scaler.Policy{Min: 1, Max: 4}, 10000, 0, 7, 10, 4, 4, scaler.ReasonAboveMax},
+		{"scale up", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 8}, 5000, 0, 2, 5, 5, 5, scaler.ReasonScaleUp},
+		{"backlog adds workers", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 8}, 1000, 2500, 2, 4, 4, 4, scaler.ReasonScaleUp},
+		{"hold", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 8}, 3000, 0, 3, 3, 3, 3, scaler.ReasonHold},
+		{"scale up clamped to max", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 8}, 12000, 0, 5, 12, 8, 8, scaler.ReasonScaleUp},
+		{"at max", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 8}, 12000, 0, 8, 12, 8, 8, scaler.ReasonAtMax},
+		{"exactly max is a hold", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 8}, 8000, 0, 8, 8, 8, 8, scaler.ReasonHold},
+		{"at min when idle", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 8}, 0, 0, 1, 0, 1, 1, scaler.ReasonAtMin},
+		{"at min when need equals min", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 2, Max: 8}, 2000, 0, 2, 2, 2, 2, scaler.ReasonAtMin},
+		{"zero min idles at zero", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 0, Max: 8}, 0, 0, 0, 0, 0, 0, scaler.ReasonAtMin},
+		{"scale down", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 8}, 2000, 0, 6, 2, 2, 2, scaler.ReasonScaleDown},
+		{"scale down stops at min", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 2, Max: 8}, 0, 0, 6, 0, 2, 2, scaler.ReasonScaleDown},
+		{"max step caps growth", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, MaxStep: 4}, 15000, 0, 2, 15, 15, 6, scaler.ReasonScaleUp},
+		{"max step larger than the gap", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, MaxStep: 4}, 4000, 0, 2, 4, 4, 4, scaler.ReasonScaleUp},
+		{"max step does not cap shrinking", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, MaxStep: 1}, 1000, 0, 10, 1, 1, 1, scaler.ReasonScaleDown},
+		{"crashed to zero, idle", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 2, Max: 8}, 0, 0, 0, 0, 2, 2, scaler.ReasonBelowMin},
+		{"crashed under load", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 2, Max: 8}, 6000, 0, 1, 6, 6, 6, scaler.ReasonBelowMin},
+		{"max step never leaves the pool below min", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 5, Max: 8, MaxStep: 1}, 0, 0, 1, 0, 5, 5, scaler.ReasonBelowMin},
+		{"max step applies above min", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 2, Max: 20, MaxStep: 3}, 12000, 0, 0, 12, 12, 3, scaler.ReasonBelowMin},
+		{"above max after max was lowered", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 4}, 10000, 0, 7, 10, 4, 4, scaler.ReasonAboveMax},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,7 +178,7 @@ func TestDecideInvalidInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := scaler.New(scaler.Policy{Min: 2, Max: 8, Tr: time.Second})
+			s := scaler.New(scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 2, Max: 8, Tr: time.Second})
 			d := s.Decide(tt.in)
 			if d.Reason != scaler.ReasonInvalidInput || !errors.Is(d.Err, scaler.ErrInvalidInput) {
 				t.Errorf("Decide() reason %q, err %v; want %q wrapping ErrInvalidInput", d.Reason, d.Err, scaler.ReasonInvalidInput)
@@ -198,13 +205,14 @@ func TestDeadBand(t *testing.T) {
 		{"shrinks only as far as headroom allows", 0.1, 3000, 6, 4, scaler.ReasonScaleDown},
 		{"without a dead band shrinks to the need", 0, 3000, 6, 3, scaler.ReasonScaleDown},
 		{"without a dead band a hair is enough", 0, 4900, 6, 5, scaler.ReasonScaleDown},
-		{"growth ignores the dead band", 0.1, 6100, 6, 7, scaler.ReasonScaleUp},
+		{"growth within the dead band holds", 0.1, 6100, 6, 6, scaler.ReasonHoldDeadBand},
+		{"growth beyond the dead band", 0.1, 6700, 6, 7, scaler.ReasonScaleUp},
 		{"wide dead band", 0.5, 2900, 6, 6, scaler.ReasonHoldDeadBand},
 		{"wide dead band, lower need", 0.5, 2000, 6, 4, scaler.ReasonScaleDown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := scaler.New(scaler.Policy{Min: 1, Max: 20, Tr: time.Second, Stabilization: -1, DeadBand: tt.deadBand})
+			s := scaler.New(scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Tr: time.Second, Stabilization: -1, DeadBand: tt.deadBand})
 			d := s.Decide(scaler.Input{Lambda: tt.lambda, Capacity: 1000, Current: tt.current, Now: epoch})
 			if d.Desired != tt.wantDesired || d.Reason != tt.wantReason {
 				t.Errorf("Decide() = %d (%s), want %d (%s); need %.3f", d.Desired, d.Reason, tt.wantDesired, tt.wantReason, d.Need)
@@ -224,15 +232,15 @@ func TestSteadyLoadDoesNotFlap(t *testing.T) {
 		wantChanges   func(int) bool
 		wantChangeMsg string
 	}{
-		{"sized pool, default policy", scaler.Policy{Min: 1, Max: 20, Tr: time.Second, DeadBand: 0.1}, 6,
+		{"sized pool, default policy", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Tr: time.Second, DeadBand: 0.1}, 6,
 			func(n int) bool { return n == 0 }, "no change"},
-		{"sized pool, short stabilization", scaler.Policy{Min: 1, Max: 20, Tr: time.Second, Stabilization: 2 * time.Second, DeadBand: 0.1}, 6,
+		{"sized pool, short stabilization", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Tr: time.Second, Stabilization: 2 * time.Second, DeadBand: 0.1}, 6,
 			func(n int) bool { return n == 0 }, "no change"},
-		{"sized pool, no stabilization", scaler.Policy{Min: 1, Max: 20, Tr: time.Second, Stabilization: -1, DeadBand: 0.1}, 6,
+		{"sized pool, no stabilization", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Tr: time.Second, Stabilization: -1, DeadBand: 0.1}, 6,
 			func(n int) bool { return n == 0 }, "no change"},
-		{"cold pool settles once", scaler.Policy{Min: 1, Max: 20, Tr: time.Second, Stabilization: -1, DeadBand: 0.1}, 1,
+		{"cold pool settles once", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Tr: time.Second, Stabilization: -1, DeadBand: 0.1}, 1,
 			func(n int) bool { return n <= 2 }, "at most 2 changes (1 → 5 → 6)"},
-		{"control: no dead band, no stabilization", scaler.Policy{Min: 1, Max: 20, Tr: time.Second, Stabilization: -1}, 6,
+		{"control: no dead band, no stabilization", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Tr: time.Second, Stabilization: -1}, 6,
 			func(n int) bool { return n >= 10 }, "flapping"},
 	}
 	for _, tt := range tests {
@@ -307,14 +315,14 @@ func TestStabilization(t *testing.T) {
 			// Evaluations at t=0..20 need 10, from t=22 only 4. At t=50 the high need of t=20 is exactly 30 s
 			// old and still counts; at t=52 the low need has held a full window (since t=22).
 			name:   "a drop scales down only after holding for the window",
-			policy: scaler.Policy{Min: 1, Max: 20, Stabilization: 30 * time.Second},
+			policy: scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Stabilization: 30 * time.Second},
 			start:  10,
 			steps: concat(repeat(11, hold10), repeat(15, stab10),
 				[]step{{4, 4, scaler.ReasonScaleDown}, {4, 4, scaler.ReasonHold}}),
 		},
 		{
 			name:   "a brief dip inside the window scales nothing down",
-			policy: scaler.Policy{Min: 1, Max: 20, Stabilization: 30 * time.Second},
+			policy: scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Stabilization: 30 * time.Second},
 			start:  10,
 			steps:  concat(repeat(16, hold10), repeat(10, stab10), repeat(20, hold10), repeat(5, stab10)),
 		},
@@ -322,7 +330,7 @@ func TestStabilization(t *testing.T) {
 			// 10 until t=20, 6 from t=22 to t=38, 3 from t=40. At t=52 the 10 has expired and the highest
 			// recommendation left is 6; the 6 of t=38 expires at t=70.
 			name:   "a staircase fall is followed step by step",
-			policy: scaler.Policy{Min: 1, Max: 20, Stabilization: 30 * time.Second},
+			policy: scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Stabilization: 30 * time.Second},
 			start:  10,
 			steps: concat(repeat(11, hold10), repeat(9, step{6, 10, scaler.ReasonHoldStabilizing}),
 				repeat(6, step{3, 10, scaler.ReasonHoldStabilizing}),
@@ -332,7 +340,7 @@ func TestStabilization(t *testing.T) {
 		},
 		{
 			name:   "a rise during stabilization scales up at once",
-			policy: scaler.Policy{Min: 1, Max: 20, Stabilization: 30 * time.Second},
+			policy: scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Stabilization: 30 * time.Second},
 			start:  10,
 			steps: concat(repeat(11, hold10), repeat(5, stab10),
 				[]step{{14, 14, scaler.ReasonScaleUp}, {14, 14, scaler.ReasonHold}}),
@@ -340,7 +348,7 @@ func TestStabilization(t *testing.T) {
 		{
 			// A dip to 4 while 14 was recommended within the window must not drop below the 14 either.
 			name:   "after a rise the window holds the new high",
-			policy: scaler.Policy{Min: 1, Max: 20, Stabilization: 10 * time.Second},
+			policy: scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Stabilization: 10 * time.Second},
 			start:  10,
 			steps: concat([]step{{14, 14, scaler.ReasonScaleUp}},
 				repeat(5, step{4, 14, scaler.ReasonHoldStabilizing}),
@@ -351,26 +359,26 @@ func TestStabilization(t *testing.T) {
 			// started, so it does not shrink a pool on its first reading. Evaluations at t=0..28 hold; at t=30
 			// the low need has held the full window.
 			name:   "a fresh scaler waits a full window",
-			policy: scaler.Policy{Min: 1, Max: 20, Stabilization: 30 * time.Second},
+			policy: scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Stabilization: 30 * time.Second},
 			start:  10,
 			steps:  concat(repeat(15, stab10), []step{{4, 4, scaler.ReasonScaleDown}}),
 		},
 		{
 			name:   "default window is 30s",
-			policy: scaler.Policy{Min: 1, Max: 20},
+			policy: scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20},
 			start:  10,
 			steps:  concat(repeat(15, stab10), []step{{4, 4, scaler.ReasonScaleDown}}),
 		},
 		{
 			name:   "dead band and stabilization together",
-			policy: scaler.Policy{Min: 1, Max: 20, Stabilization: 10 * time.Second, DeadBand: 0.1},
+			policy: scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Stabilization: 10 * time.Second, DeadBand: 0.1},
 			start:  10,
 			steps: concat(repeat(5, step{4.6, 10, scaler.ReasonHoldStabilizing}),
 				[]step{{4.6, 6, scaler.ReasonScaleDown}, {4.6, 6, scaler.ReasonHoldDeadBand}}),
 		},
 		{
 			name:   "max step during a climb",
-			policy: scaler.Policy{Min: 1, Max: 20, MaxStep: 4},
+			policy: scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, MaxStep: 4},
 			start:  1,
 			steps: []step{
 				{10, 5, scaler.ReasonScaleUp}, {10, 9, scaler.ReasonScaleUp}, {10, 10, scaler.ReasonScaleUp}, {10, 10, scaler.ReasonHold},
@@ -379,7 +387,7 @@ func TestStabilization(t *testing.T) {
 		{
 			// Workers crash while the load is low: the floor comes back at once, with no stabilization.
 			name:   "crash below min",
-			policy: scaler.Policy{Min: 3, Max: 20},
+			policy: scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 3, Max: 20},
 			start:  1,
 			steps:  []step{{1, 3, scaler.ReasonBelowMin}, {1, 3, scaler.ReasonAtMin}},
 		},
@@ -404,7 +412,7 @@ func TestStabilization(t *testing.T) {
 }
 
 func TestCrashedWorkersAreReplacedAtOnce(t *testing.T) {
-	s := scaler.New(scaler.Policy{Min: 3, Max: 20, Tr: time.Second})
+	s := scaler.New(scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 3, Max: 20, Tr: time.Second})
 	in := scaler.Input{Lambda: 5000, Capacity: 1000, Current: 5, Now: epoch}
 	if d := s.Decide(in); d.Desired != 5 || d.Reason != scaler.ReasonHold {
 		t.Fatalf("steady: %d (%s), want 5 (hold)", d.Desired, d.Reason)
@@ -420,7 +428,7 @@ func TestCrashedWorkersAreReplacedAtOnce(t *testing.T) {
 }
 
 func BenchmarkDecide(b *testing.B) {
-	s := scaler.New(scaler.Policy{Min: 1, Max: 50, Tr: 2 * time.Second, MaxStep: 4, DeadBand: 0.1})
+	s := scaler.New(scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 50, Tr: 2 * time.Second, MaxStep: 4, DeadBand: 0.1})
 	current := 1
 	now := epoch
 	for i := 0; b.Loop(); i++ {

@@ -55,6 +55,12 @@ func (m *RateMeter) Observe(count int, window time.Duration) (float64, error) {
 	}
 	m.raw = raw
 	switch {
+	case count == 0:
+		// A window without a single arrival is not a dip to smooth over: keeping a decaying tail would hold
+		// workers (or, with min 0, one worker) for no load at all. The scaler's stabilization window already
+		// keeps the pool through brief lulls.
+		m.smoothed = 0
+		m.primed = true
 	case !m.primed || raw >= m.smoothed:
 		// The first window has nothing to average with, and rises must not be delayed.
 		m.smoothed = raw

@@ -59,11 +59,12 @@ func TestRateMeterSmoothing(t *testing.T) {
 		windows []window // each 1 s long
 	}{
 		{"first window primes", 0.5, []window{{800, 800, 800}}},
-		{"falls are smoothed", 0.5, []window{{1000, 1000, 1000}, {0, 0, 500}, {0, 0, 250}}},
+		{"falls are smoothed", 0.5, []window{{1000, 1000, 1000}, {200, 200, 600}, {200, 200, 400}}},
+		{"an empty window leaves no tail", 0.5, []window{{1000, 1000, 1000}, {200, 200, 600}, {0, 0, 0}, {0, 0, 0}}},
 		{"one quiet window does not halve the fleet", 0.5, []window{{5000, 5000, 5000}, {1000, 1000, 3000}, {5000, 5000, 5000}}},
-		{"rises pass at once", 0.5, []window{{1000, 1000, 1000}, {0, 0, 500}, {4000, 4000, 4000}}},
+		{"rises pass at once", 0.5, []window{{1000, 1000, 1000}, {0, 0, 0}, {4000, 4000, 4000}}},
 		{"rise above a decaying average", 0.2, []window{{1000, 1000, 1000}, {500, 500, 900}, {950, 950, 950}}},
-		{"a smaller rise still passes", 0.2, []window{{1000, 1000, 1000}, {0, 0, 800}, {850, 850, 850}}},
+		{"a smaller rise still passes", 0.2, []window{{1000, 1000, 1000}, {500, 500, 900}, {920, 920, 920}}},
 		{"alpha 1 follows raw", 1, []window{{1000, 1000, 1000}, {10, 10, 10}, {300, 300, 300}}},
 	}
 	for _, tt := range tests {
@@ -138,7 +139,7 @@ func TestBurstScalesUpWithinTwoIntervals(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := scaler.New(scaler.Policy{Min: 1, Max: 20, Tr: 2 * time.Second, DeadBand: 0.1})
+			s := scaler.New(scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Tr: 2 * time.Second, DeadBand: 0.1})
 			start := time.Unix(1_700_000_000, 0)
 			current := 1
 			const burstWindow = 10
