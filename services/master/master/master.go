@@ -1,6 +1,7 @@
 // Package master is Warren's autoscaler. Every interval it measures each pool's arrival rate λ (from the pool's
 // count queue), its backlog B (ready messages plus work the workers hold) and one worker's capacity C, sizes the
-// pool to N = clamp(ceil((B + λ·Tr) / C), min, max) with scale-down stabilization, and makes the runtime match:
+// pool with package scaler (by default N = clamp(ceil((λ + B/Tr) / (u·C)), min, max), with a tolerance both ways,
+// scale-down stabilization and a scale-down rate limit), and makes the runtime match:
 // it starts workers, retires extra ones gracefully, and replaces workers that crash or stop heartbeating.
 //
 // The roles follow a source → strategy → target split: probe and statsBoard measure, package scaler decides,

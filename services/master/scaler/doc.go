@@ -4,6 +4,7 @@
 // Nothing here performs I/O, talks to the broker or sleeps. Time is always passed in by the caller, so the whole
 // policy can be driven deterministically by tests and replayed from logs.
 //
-// The sizing rule is N = ceil((B + λ·Tr) / C), where B is the work queue's backlog in events, λ the arrival rate in
-// events per second, Tr the drain time in seconds and C one worker's capacity in events per second.
+// The default sizing rule is N = ceil((λ + B/Tr) / (u·C)): the fewest workers that serve the arrival rate λ (events
+// per second) and drain the backlog B (events) within Tr (seconds) while each runs at the target utilization u of
+// its capacity C (events per second). The seed formula N = ceil((B + λ·Tr) / C) stays selectable (FormulaSeed).
 package scaler
