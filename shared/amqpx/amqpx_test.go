@@ -47,3 +47,60 @@ func TestUnfixableDialErrorsEndRunAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestQueueWithOtherArgumentsEndsServe: a work queue declared earlier with another delivery limit makes every
+// declaration fail with 406; Serve ends at once with one error naming the queue, the argument and the fix,
+// instead of redialling for ever.
+func TestQueueWithOtherArgumentsEndsServe(t *testing.T) {
+	url := testkit.Broker(t)
+	conn := testkit.Conn(t, url)
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueueDelete("warren.filter.work", false, false, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueueDeclare("warren.filter.work", true, false, false, false,
+		amqp.Table{"x-queue-type": "quorum", "x-delivery-limit": int64(2), "x-dead-letter-exchange": "warren.dlx"}); err != nil {
+		t.Fatal(err)
+	}
+	_ = ch.Close()
+	cfg := testkit.Config(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = amqpx.Serve(ctx, cfg.AMQP, "test", zerolog.Nop(), func(context.Context, *amqp.Connection, *amqpx.Publisher) error {
+		t.Error("session ran on a topology the broker refused")
+		return nil
+	})
+	if !errors.Is(err, amqpx.ErrFatal) || ctx.Err() != nil {
+		t.Fatalf("Serve = %v (ctx %v), want a fatal error at once", err, ctx.Err())
+	}
+	for _, want := range []string{"warren.filter.work", "x-delivery-limit", "delete"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+	t.Log(err)
+}
+
+// TestQuickSessionFailuresBackOff: sessions that fail right after connecting are redialled with a growing
+// backoff, not every 100 ms. Over 3 s, 100+200+400+800+1600 ms of waiting allow at most about 5 sessions (a busy
+// machine only makes fewer); without the backoff there would be about 30.
+func TestQuickSessionFailuresBackOff(t *testing.T) {
+	url := testkit.Broker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	sessions := 0
+	err := amqpx.Run(ctx, amqpx.Options{URL: url, ReconnectMax: 5 * time.Second}, zerolog.Nop(), func(context.Context, *amqp.Connection) error {
+		sessions++
+		return errors.New("fails at once")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sessions < 2 || sessions > 7 {
+		t.Errorf("%d sessions in 3 s, want a growing backoff (about 5)", sessions)
+	}
+	t.Logf("%d sessions in 3 s", sessions)
+}

@@ -93,13 +93,26 @@ func Redact(raw string) string {
 // ctx ends; it should return then. Returning an error closes the connection and redials.
 type Session func(ctx context.Context, conn *amqp.Connection) error
 
+// stableSession is how long a session must stay up before the redial backoff starts again from its minimum:
+// a session that fails at once (a refused declaration, a channel closed by the broker) would otherwise redial
+// every 100 ms for ever.
+const stableSession = 10 * time.Second
+
 // Run dials, runs session, and redials with capped exponential backoff whenever the connection is lost, until
-// ctx ends (then it returns nil) or a dial fails in a way retrying cannot fix (then it returns that error).
+// ctx ends (then it returns nil), or a dial or the session fails in a way retrying cannot fix (an error wrapping
+// ErrFatal: then it returns that error). The backoff grows across failed dials and across sessions that end
+// quickly, and starts again from its minimum only after a session that stayed up.
 func Run(ctx context.Context, o Options, log zerolog.Logger, session Session) error {
 	if o.ReconnectMax <= 0 {
 		o.ReconnectMax = 5 * time.Second
 	}
-	backoff := 100 * time.Millisecond
+	const minBackoff = 100 * time.Millisecond
+	backoff := minBackoff
+	wait := func() bool {
+		ok := sleep(ctx, jitter(backoff))
+		backoff = min(backoff*2, o.ReconnectMax)
+		return ok
+	}
 	for attempt := 1; ; attempt++ {
 		if ctx.Err() != nil {
 			return nil
@@ -113,22 +126,28 @@ func Run(ctx context.Context, o Options, log zerolog.Logger, session Session) er
 				return nil
 			}
 			log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", backoff).Msg("broker unreachable")
-			if !sleep(ctx, jitter(backoff)) {
+			if !wait() {
 				return nil
 			}
-			backoff = min(backoff*2, o.ReconnectMax)
 			continue
 		}
 		if attempt > 1 {
 			log.Info().Int("attempts", attempt).Msg("reconnected to broker")
 		}
-		attempt, backoff = 0, 100*time.Millisecond
+		attempt = 0
+		began := time.Now()
 		err = runSession(ctx, conn, session)
 		if ctx.Err() != nil {
 			return nil
 		}
-		log.Warn().Err(err).Msg("connection lost; redialling")
-		if !sleep(ctx, jitter(backoff)) {
+		if errors.Is(err, ErrFatal) {
+			return err
+		}
+		if time.Since(began) >= stableSession {
+			backoff = minBackoff
+		}
+		log.Warn().Err(err).Dur("retry_in", backoff).Msg("connection lost; redialling")
+		if !wait() {
 			return nil
 		}
 	}
@@ -194,7 +213,7 @@ func Serve(ctx context.Context, c config.AMQP, name string, log zerolog.Logger, 
 	}
 	return Run(ctx, opts, log, func(ctx context.Context, conn *amqp.Connection) error {
 		if err := DeclareTopology(conn, topology.Options{DeliveryLimit: c.DeliveryLimit}); err != nil {
-			return err
+			return declareError(err)
 		}
 		pub, err := NewPublisher(conn)
 		if err != nil {
@@ -203,4 +222,22 @@ func Serve(ctx context.Context, c config.AMQP, name string, log zerolog.Logger, 
 		defer pub.Close()
 		return session(ctx, conn, pub)
 	})
+}
+
+// declareError makes a declaration the broker refuses for good fatal, with what to do about it: a queue or
+// exchange that exists with other arguments (406 PRECONDITION_FAILED), or no permission to configure it
+// (403 ACCESS_REFUSED). Redialling would only be refused again.
+func declareError(err error) error {
+	var ae *amqp.Error
+	if !errors.As(err, &ae) {
+		return err
+	}
+	switch ae.Code {
+	case amqp.PreconditionFailed:
+		return fmt.Errorf("%w: %w (it exists with other arguments than this version declares: delete it, e.g. "+
+			"`rabbitmqctl delete_queue NAME -p VHOST` once it is drained, or run the version that declared it)", ErrFatal, err)
+	case amqp.AccessRefused, amqp.NotAllowed:
+		return fmt.Errorf("%w: %w (this user may not configure Warren's topology on this vhost)", ErrFatal, err)
+	}
+	return err
 }
