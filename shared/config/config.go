@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -182,13 +183,13 @@ func defaults() map[string]any {
 				"service": "filter", "work_queue": "warren.filter.work", "count_queue": "warren.filter.count",
 				"min": 1, "max": 8, "capacity": "auto", "tr": "2s", "max_step": 4,
 				"formula": "utilization", "target_utilization": 0.8, "scale_down_rate": 0.5,
-				"stabilization": "30s", "dead_band": 0.1, "grace": "10s", "cpus": 0.5, "memory_mb": 128,
+				"stabilization": "2s", "dead_band": 0.1, "grace": "10s", "cpus": 0.5, "memory_mb": 128,
 			},
 			"broadcaster": map[string]any{
 				"service": "broadcaster", "work_queue": "warren.broadcaster.work", "count_queue": "warren.broadcaster.count",
 				"min": 1, "max": 4, "capacity": "2000", "tr": "2s", "max_step": 2,
 				"formula": "utilization", "target_utilization": 0.8, "scale_down_rate": 0.5,
-				"stabilization": "30s", "dead_band": 0.1, "grace": "10s", "cpus": 0.5, "memory_mb": 128,
+				"stabilization": "2s", "dead_band": 0.1, "grace": "10s", "cpus": 0.5, "memory_mb": 128,
 			},
 		},
 	}
@@ -272,6 +273,12 @@ func Load(f Flags) (Config, error) {
 	return c, nil
 }
 
+// EnvName is the environment variable that overrides key: WARREN_ plus the key in upper case with dots as
+// underscores.
+func EnvName(key string) string {
+	return "WARREN_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
 // Runtimes the master knows.
 var Runtimes = []string{"process", "docker", "swarm"}
 
@@ -279,7 +286,12 @@ var Runtimes = []string{"process", "docker", "swarm"}
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...)))
+		msg := fmt.Sprintf(format, args...)
+		// A value set in the environment is easy to forget: say where it came from.
+		if env := EnvName(key); os.Getenv(env) != "" {
+			msg += " (set by " + env + ")"
+		}
+		errs = append(errs, fmt.Errorf("config: %s: %s", key, msg))
 	}
 	if !strings.HasPrefix(c.AMQP.URL, "amqp://") && !strings.HasPrefix(c.AMQP.URL, "amqps://") {
 		bad("amqp.url", "must start with amqp:// or amqps://")
@@ -366,8 +378,11 @@ func (c Config) Validate() error {
 		if p.Min > p.Max {
 			bad(key+".min", "min %d is greater than max %d", p.Min, p.Max)
 		}
+		if p.WorkQueue != "" && p.WorkQueue == p.CountQueue {
+			bad(key+".count_queue", "must differ from work_queue %q: the master purges the count queue", p.WorkQueue)
+		}
 		if p.Capacity != AutoCapacity {
-			if cap, err := strconv.ParseFloat(p.Capacity, 64); err != nil || cap <= 0 {
+			if cap, err := strconv.ParseFloat(p.Capacity, 64); err != nil || !(cap > 0) || math.IsInf(cap, 0) {
 				bad(key+".capacity", "must be a positive number of events/s or %q, got %q", AutoCapacity, p.Capacity)
 			}
 		}

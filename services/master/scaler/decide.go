@@ -95,9 +95,9 @@ type Policy struct {
 	Stabilization time.Duration
 	// DeadBand, in [0, 1), is the tolerance around the current size, applied both ways as the HPA applies its
 	// 10 %. The pool grows only when the fractional need n exceeds current·(1 + DeadBand) (an empty pool grows for
-	// any need), and shrinks to D workers only if n <= D·(1 − DeadBand), i.e. never below ceil(n / (1 − DeadBand)).
-	// Between the two thresholds nothing changes, so a steady load whose need wobbles around a whole number of
-	// workers does not flap. Zero disables the band.
+	// any need), and shrinks only to a size D with n <= D·(1 + DeadBand/2). A need between the two thresholds
+	// changes nothing, so a steady load whose need wobbles around a whole number of workers does not flap, and a
+	// pool grown past its need by a burst's backlog comes back to the need. Zero disables the band.
 	DeadBand float64
 	// ScaleDownRate, in (0, 1], is the most of the pool that may go within one stabilization window: the pool
 	// never shrinks below floor(largest size within the window · (1 − ScaleDownRate)). Zero selects
@@ -236,6 +236,8 @@ type Scaler struct {
 
 	started bool
 	first   time.Time
+	// firstSize is the pool's size at the first evaluation: what a restarted master found.
+	firstSize int
 	// window holds recent recommendations with strictly decreasing targets from front to back: a recommendation
 	// followed by one at least as high can never again be the window's maximum, so it is dropped. The front is
 	// therefore the maximum, and the length is bounded by Max−Min+1 however often Decide is called.
@@ -257,11 +259,13 @@ func (s *Scaler) Policy() Policy { return s.p }
 
 // Decide evaluates one measurement and returns how many workers the pool should have.
 //
-// Growth is immediate once the need clears the dead band, capped by MaxStep. Shrinking waits until every target
-// recommended within the stabilization window is below the current size, and then goes no lower than the highest
-// of them, no lower than the dead band allows and no faster than ScaleDownRate. A Scaler that has not yet seen a
-// full window of evaluations counts the current size as recommended before it started, so a restarted master does
-// not shrink a pool on its first reading.
+// The pool grows at once, to the whole need (capped by MaxStep), when the need exceeds it by more than DeadBand;
+// an empty pool grows for any need. It shrinks to the smallest size the need exceeds by at most half the dead
+// band, and no lower than what the arrivals alone asked for within the stabilization window, so a brief dip in
+// the arrival rate shrinks nothing, while workers added only to drain a backlog go as soon as it is drained. It
+// sheds at most ScaleDownRate of the pool per window, unless the pool had nothing to do for a whole window. A
+// Scaler that has not yet seen a full window counts the pool's size at its first evaluation as recommended, so a
+// restarted master does not shrink the pool it adopted on its first reading.
 func (s *Scaler) Decide(in Input) Decision {
 	if err := in.Validate(); err != nil {
 		return Decision{Desired: s.clamp(in.Current), Reason: ReasonInvalidInput, Err: err}
@@ -270,55 +274,49 @@ func (s *Scaler) Decide(in Input) Decision {
 	n := p.Need(in.Lambda, in.Backlog, in.Capacity)
 	d := Decision{Need: n, Raw: ceilTolerant(n)}
 	d.Target = s.clamp(d.Raw)
-	stabilized := s.record(in.Now, d.Target, in.Current)
+	// The smallest pool that serves a need within half the dead band: shrinking stops there, growing starts only
+	// past the whole band, and a need hovering near a boundary sits in the gap between the two.
+	fit := func(x float64) int { return s.clamp(ceilTolerant(x / (1 + p.DeadBand/2))) }
+	stabilized := s.record(in.Now, fit(p.Need(in.Lambda, 0, in.Capacity)), in.Current)
 	s.sizes = pushMax(s.sizes, recommendation{at: in.Now, target: in.Current}, p.Stabilization)
 	s.raws = pushMax(s.raws, recommendation{at: in.Now, target: d.Raw}, p.Stabilization)
 	largest, idle := s.sizes[0].target, s.raws[0].target == 0 && !(in.Now.Sub(s.first) < p.Stabilization)
 
 	cur := in.Current
+	grow := cur == 0 && n > 0 || n > float64(cur)*(1+p.DeadBand)*(1+relativeEpsilon)
 	switch {
 	case cur < p.Min:
 		d.Desired, d.Reason = max(p.Min, s.stepUp(cur, d.Target)), ReasonBelowMin
 	case cur > p.Max:
 		d.Desired, d.Reason = p.Max, ReasonAboveMax
-	case d.Target > cur:
-		if cur > 0 && n <= float64(cur)*(1+p.DeadBand)*(1+relativeEpsilon) {
-			d.Desired, d.Reason = cur, ReasonHoldDeadBand
-		} else {
-			d.Desired, d.Reason = s.stepUp(cur, d.Target), ReasonScaleUp
-		}
-	case d.Target == cur:
-		d.Desired = cur
-		switch {
-		case d.Raw > p.Max:
-			d.Reason = ReasonAtMax
-		case cur == p.Min:
-			d.Reason = ReasonAtMin
-		default:
-			d.Reason = ReasonHold
-		}
-	default: // d.Target < cur
-		// The smallest pool that keeps the dead band's headroom; with no dead band, the raw need.
-		bandFloor := d.Raw
-		if p.DeadBand > 0 {
-			bandFloor = ceilTolerant(n / (1 - p.DeadBand))
-		}
+	case grow && d.Target > cur:
+		d.Desired, d.Reason = s.stepUp(cur, d.Target), ReasonScaleUp
+	case grow || d.Raw > p.Max && cur == p.Max:
+		d.Desired, d.Reason = cur, ReasonAtMax
+	default:
 		// The rate limit does not hold back a pool that had nothing to do for a whole window.
 		rateFloor := 0
 		if !idle {
 			rateFloor = int(math.Floor(float64(largest) * (1 - p.ScaleDownRate) * (1 + relativeEpsilon)))
 		}
+		need := fit(n)
 		switch {
-		case bandFloor >= cur:
-			// Checked before stabilization so a steady load reports the lasting cause, not a countdown that
-			// would end in holding anyway.
-			d.Desired, d.Reason = cur, ReasonHoldDeadBand
+		case need >= cur:
+			d.Desired = cur
+			switch {
+			case d.Target != cur:
+				d.Reason = ReasonHoldDeadBand
+			case cur == p.Min:
+				d.Reason = ReasonAtMin
+			default:
+				d.Reason = ReasonHold
+			}
 		case stabilized >= cur:
 			d.Desired, d.Reason = cur, ReasonHoldStabilizing
 		case rateFloor >= cur:
 			d.Desired, d.Reason = cur, ReasonHoldRateLimited
 		default:
-			d.Desired, d.Reason = max(stabilized, bandFloor, rateFloor, p.Min), ReasonScaleDown
+			d.Desired, d.Reason = max(need, stabilized, rateFloor, p.Min), ReasonScaleDown
 		}
 	}
 	return d
@@ -342,14 +340,14 @@ func pushMax(w []recommendation, r recommendation, span time.Duration) []recomme
 // record adds target to the stabilization window and returns the highest target recommended within it.
 func (s *Scaler) record(now time.Time, target, current int) int {
 	if !s.started {
-		s.started, s.first = true, now
+		s.started, s.first, s.firstSize = true, now, current
 	}
 	// A recommendation expires once it is older than the window: the lower ones after it have then held for
 	// the whole window.
 	s.window = pushMax(s.window, recommendation{at: now, target: target}, s.p.Stabilization)
 	highest := s.window[0].target
 	if now.Sub(s.first) < s.p.Stabilization {
-		highest = max(highest, current)
+		highest = max(highest, s.firstSize)
 	}
 	return highest
 }

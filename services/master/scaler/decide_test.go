@@ -199,16 +199,17 @@ func TestDeadBand(t *testing.T) {
 		wantDesired int
 		wantReason  string
 	}{
-		{"just under a whole number holds", 0.1, 4900, 6, 6, scaler.ReasonHoldDeadBand},
-		{"5 workers at 4.6 would lack headroom", 0.1, 4600, 6, 6, scaler.ReasonHoldDeadBand},
-		{"5 workers at 4.5 keep 10% headroom", 0.1, 4500, 6, 5, scaler.ReasonScaleDown},
-		{"shrinks only as far as headroom allows", 0.1, 3000, 6, 4, scaler.ReasonScaleDown},
+		{"just under a whole number shrinks to it", 0.1, 4900, 6, 5, scaler.ReasonScaleDown},
+		{"a whole number shrinks to itself", 0.1, 5000, 6, 5, scaler.ReasonScaleDown},
+		{"within half the band over a whole number shrinks to it", 0.1, 5200, 6, 5, scaler.ReasonScaleDown},
+		{"past half the band keeps the larger pool", 0.1, 5300, 6, 6, scaler.ReasonHold},
+		{"shrinks to the need", 0.1, 3000, 6, 3, scaler.ReasonScaleDown},
 		{"without a dead band shrinks to the need", 0, 3000, 6, 3, scaler.ReasonScaleDown},
 		{"without a dead band a hair is enough", 0, 4900, 6, 5, scaler.ReasonScaleDown},
-		{"growth within the dead band holds", 0.1, 6100, 6, 6, scaler.ReasonHoldDeadBand},
+		{"growth within the dead band holds", 0.1, 6500, 6, 6, scaler.ReasonHoldDeadBand},
 		{"growth beyond the dead band", 0.1, 6700, 6, 7, scaler.ReasonScaleUp},
-		{"wide dead band", 0.5, 2900, 6, 6, scaler.ReasonHoldDeadBand},
-		{"wide dead band, lower need", 0.5, 2000, 6, 4, scaler.ReasonScaleDown},
+		{"wide dead band", 0.5, 7000, 6, 6, scaler.ReasonHoldDeadBand},
+		{"wide dead band, lower need", 0.5, 4000, 6, 4, scaler.ReasonScaleDown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -232,14 +233,14 @@ func TestSteadyLoadDoesNotFlap(t *testing.T) {
 		wantChanges   func(int) bool
 		wantChangeMsg string
 	}{
-		{"sized pool, default policy", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Tr: time.Second, DeadBand: 0.1}, 6,
+		{"sized pool, default policy", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Tr: time.Second, DeadBand: 0.1}, 5,
 			func(n int) bool { return n == 0 }, "no change"},
-		{"sized pool, short stabilization", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Tr: time.Second, Stabilization: 2 * time.Second, DeadBand: 0.1}, 6,
+		{"sized pool, short stabilization", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Tr: time.Second, Stabilization: 2 * time.Second, DeadBand: 0.1}, 5,
 			func(n int) bool { return n == 0 }, "no change"},
-		{"sized pool, no stabilization", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Tr: time.Second, Stabilization: -1, DeadBand: 0.1}, 6,
+		{"sized pool, no stabilization", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Tr: time.Second, Stabilization: -1, DeadBand: 0.1}, 5,
 			func(n int) bool { return n == 0 }, "no change"},
 		{"cold pool settles once", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Tr: time.Second, Stabilization: -1, DeadBand: 0.1}, 1,
-			func(n int) bool { return n <= 2 }, "at most 2 changes (1 → 5 → 6)"},
+			func(n int) bool { return n <= 2 }, "at most 2 changes (1 → 6 → 5)"},
 		{"control: no dead band, no stabilization", scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Tr: time.Second, Stabilization: -1}, 6,
 			func(n int) bool { return n >= 10 }, "flapping"},
 	}
@@ -271,7 +272,7 @@ func TestSteadyLoadDoesNotFlap(t *testing.T) {
 			if !tt.wantChanges(changes) {
 				t.Errorf("%d changes over 100 evaluations, want %s", changes, tt.wantChangeMsg)
 			}
-			if tt.policy.DeadBand > 0 && decreases > 0 {
+			if tt.policy.DeadBand > 0 && tt.start > 1 && decreases > 0 {
 				t.Errorf("%d scale-downs under a steady load", decreases)
 			}
 		})
@@ -374,7 +375,7 @@ func TestStabilization(t *testing.T) {
 			policy: scaler.Policy{Formula: scaler.FormulaSeed, ScaleDownRate: 1, Min: 1, Max: 20, Stabilization: 10 * time.Second, DeadBand: 0.1},
 			start:  10,
 			steps: concat(repeat(5, step{4.6, 10, scaler.ReasonHoldStabilizing}),
-				[]step{{4.6, 6, scaler.ReasonScaleDown}, {4.6, 6, scaler.ReasonHoldDeadBand}}),
+				[]step{{4.6, 5, scaler.ReasonScaleDown}, {4.6, 5, scaler.ReasonHold}}),
 		},
 		{
 			name:   "max step during a climb",
