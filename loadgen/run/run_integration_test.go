@@ -138,20 +138,21 @@ func TestLossAccounting(t *testing.T) {
 	url := testkit.Broker(t)
 	testkit.Conn(t, url)
 	o := options(t, url, steady(t, 100, 2*time.Second, 1, "filter", time.Second))
-	start := time.Now()
-	out, err := run.Run(context.Background(), o)
+	// Nothing is ever answered, so a drain that ignored its 1 s timeout would run until this context ends, and
+	// the run would report itself interrupted.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := run.Run(ctx, o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if out.Interrupted || ctx.Err() != nil {
+		t.Errorf("the drain did not end after its 1 s timeout")
 	}
 	rep := out.Report
 	if rep.Sent != 200 || rep.Confirmed != 200 || rep.Lost != 200 || rep.Delivered != 0 || rep.Outstanding != 200 {
 		t.Errorf("sent %d confirmed %d lost %d delivered %d outstanding %d, want 200 sent, confirmed and lost",
 			rep.Sent, rep.Confirmed, rep.Lost, rep.Delivered, rep.Outstanding)
-	}
-	// Nothing is ever answered, so a drain that ignored its 1 s timeout would wait for ever: the bound only has
-	// to tell "ended after its timeout" from "never ends", whatever the machine's load.
-	if took := time.Since(start); took > 30*time.Second {
-		t.Errorf("run took %s; the drain should end after its 1 s timeout", took)
 	}
 	if len(out.Samples) == 0 || out.Samples[0].Reason != "no master status" {
 		t.Errorf("without a master the run keeps its own samples, got %+v", out.Samples)
@@ -225,16 +226,12 @@ func TestInterruptStillReports(t *testing.T) {
 	o.OnStart = func(began time.Time) {
 		time.AfterFunc(1500*time.Millisecond, func() { cancelledAt.Store(int64(time.Since(began))); cancel() })
 	}
-	start := time.Now()
 	out, err := run.Run(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Uninterrupted the run would last a minute plus its drain.
-	if took := time.Since(start); took > 30*time.Second {
-		t.Errorf("interrupted run took %s", took)
-	}
-	// 100/s until the cancel: what was sent follows from when the cancel really came, late timer or not.
+	// 100/s until the cancel: what was sent follows from when the cancel really came, late timer or not (a
+	// run that ignored the cancel would send 6000 over its minute).
 	wantMax := int64(100*time.Duration(cancelledAt.Load()).Seconds()) + 100
 	rep := out.Report
 	if !out.Interrupted || rep.Sent < 100 || rep.Sent > wantMax || rep.Lost != 0 || rep.Delivered != rep.Sent {
