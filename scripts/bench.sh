@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# bench.sh runs Warren's benchmark suite (loadgen/bench: stress, speedup, reaction, master overhead) against the
-# local broker and appends a dated section to loadgen/bench/results.md. `make bench` calls it after making sure
-# the broker answers. It takes about 7 minutes; extra arguments go to warren-bench (see bin/warren-bench --help),
-# e.g. `scripts/bench.sh --only speedup --no-append`.
+# bench.sh runs Warren's benchmark suite (loadgen/bench: stress, speedup, reaction, master overhead, scaling
+# quality) against the local broker and appends a dated section to loadgen/bench/results.md. `make bench` calls it
+# after making sure the broker answers. It takes about 35 minutes, 28 of them the scaling benchmark (9 runs of a
+# real master on 3 traces × 3 policies: 9 min of traces per policy); extra arguments go to warren-bench (see
+# bin/warren-bench --help), e.g. `scripts/bench.sh --only speedup --no-append`, or `--only scaling
+# --scaling-policies new --scaling-steady 2m` for a shorter scaling run. Each scaling run's plot and CSV land in
+# out/bench/scaling/<policy>-<trace>/.
 #
 # Every benchmark runs in a fresh vhost of its own, deleted afterwards, so it neither sees nor disturbs anything
 # else on the broker. The docker runtime's worker images are built from the tree under their own tag

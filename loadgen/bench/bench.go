@@ -1,4 +1,4 @@
-// Package bench holds Warren's benchmark suite: the four measurements behind `make bench` and the
+// Package bench holds Warren's benchmark suite: the five measurements behind `make bench` and the
 // rendering of their results as a dated section of loadgen/bench/results.md.
 //
 //   - Stress: the most events per second one filter worker sustains end to end, against a bare-broker
@@ -7,6 +7,9 @@
 //   - Reaction: after a tenfold step in load, how long until the master has the workers it wants consuming,
 //     with the process and the Docker runtime, and how long until the backlog is gone.
 //   - Overhead: the master's own CPU and memory while 20 000 events/s are offered.
+//   - Scaling: how well the master sizes the pool on three traces (steady, client steps, Poisson bursts)
+//     under three policies: worker-seconds against an oracle that knows the load and one worker's measured
+//     capacity, changes of the pool, latency, losses, and how fast the learned capacity converges.
 //
 // Every measurement runs in a vhost of its own, created for it and deleted after, so leftovers of one never
 // skew the next and nothing else on the broker is touched. Workers and the master run as separate

@@ -37,6 +37,9 @@ type Suite struct {
 	// Overhead is the master-overhead benchmark's result, or OverheadErr why it failed.
 	Overhead    *OverheadResult
 	OverheadErr error
+	// Scaling is the scaling-quality benchmark's result, as far as it got, and ScalingErr what failed in it.
+	Scaling    *ScalingResult
+	ScalingErr error
 }
 
 // Markdown renders the run as a dated section for results.md: a summary table with targets, then how each
@@ -62,14 +65,14 @@ func (s Suite) Markdown() string {
 		st := s.Stress
 		fmt.Fprintf(&b, "| stress: 1 worker end to end vs bare broker | %s vs %s ev/s = **%.0f %%** | ≥ %.0f %% | %s |\n",
 			num(st.Pipeline.Throughput()), num(st.Baseline.Throughput()), 100*st.Ratio, 100*TargetRatio, verdict(st.Ratio >= TargetRatio))
-	} else {
+	} else if s.StressErr != nil {
 		fmt.Fprintf(&b, "| stress | failed: %v | ≥ %.0f %% | — |\n", s.StressErr, 100*TargetRatio)
 	}
 	if sp := s.Speedup; sp != nil && len(sp.Points) > 0 {
 		last := sp.Points[len(sp.Points)-1]
 		fmt.Fprintf(&b, "| speedup: %d workers vs 1 | %s vs %s ev/s = **%.2f×** | ≥ %.1f× | %s |\n", last.Workers,
 			num(last.Throughput), num(sp.Points[0].Throughput), last.Speedup, TargetSpeedup, verdict(last.Speedup >= TargetSpeedup))
-	} else {
+	} else if s.SpeedupErr != nil || s.Speedup != nil {
 		fmt.Fprintf(&b, "| speedup | failed: %v | ≥ %.1f× | — |\n", s.SpeedupErr, TargetSpeedup)
 	}
 	for _, r := range s.Reactions {
@@ -94,8 +97,11 @@ func (s Suite) Markdown() string {
 		fmt.Fprintf(&b, "| master CPU, %s ev/s offered (%s achieved) | **%.2f %%** of a core, RSS %.1f MiB | < %.0f %% | %s |\n",
 			num(o.Offered), num(o.Sent), 100*o.MasterCores, float64(o.MasterRSS)/(1<<20), 100*TargetMasterCores,
 			verdict(o.MasterCores < TargetMasterCores))
-	} else {
+	} else if s.OverheadErr != nil {
 		fmt.Fprintf(&b, "| master overhead | failed: %v | < %.0f %% | — |\n", s.OverheadErr, 100*TargetMasterCores)
+	}
+	if s.Scaling != nil || s.ScalingErr != nil {
+		s.scalingSummary(&b)
 	}
 	b.WriteString("\n")
 
@@ -110,6 +116,9 @@ func (s Suite) Markdown() string {
 	}
 	if s.Overhead != nil {
 		s.overhead(&b)
+	}
+	if s.Scaling != nil && s.Scaling.Calibration.CTrue > 0 {
+		s.scaling(&b)
 	}
 	return b.String()
 }

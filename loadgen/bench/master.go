@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +31,13 @@ type masterSpec struct {
 	WorkerEnv []string
 	// ImageTag is the worker image tag for the docker runtime.
 	ImageTag string
+	// Name tells one run's files (configuration, master log, worker logs) from another's; empty means Runtime,
+	// so benchmarks with one master per runtime keep their file names.
+	Name string
+	// Pool sets keys of the filter pool's configuration (formula, capacity, ...) over the defaults. Values are
+	// written into the file as they are, as YAML: a text key whose value looks like a number is quoted by the
+	// caller, as configs/warren.yaml quotes a fixed capacity.
+	Pool map[string]string
 }
 
 // master is a running master and what it needs cleaned up.
@@ -51,6 +60,10 @@ func (e *Env) startMaster(url string, s masterSpec) (*master, error) {
 	if tag == "" {
 		tag = "latest"
 	}
+	name := s.Name
+	if name == "" {
+		name = s.Runtime
+	}
 	cfg := fmt.Sprintf(`# Written by warren-bench for one benchmark run.
 amqp:
   url: %q
@@ -70,19 +83,29 @@ master:
   pools:
     filter:
       env: %s
-    broadcaster:
+%s    broadcaster:
       min: 0
-`, url, s.Runtime, e.Bin, filepath.Join(e.Work, "workers-"+s.Runtime), tag, url, owner, env)
-	path := filepath.Join(e.Work, "master-"+s.Runtime+".yaml")
+`, url, s.Runtime, e.Bin, filepath.Join(e.Work, "workers-"+name), tag, url, owner, env, poolKeys(s.Pool))
+	path := filepath.Join(e.Work, "master-"+name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		return nil, fmt.Errorf("write master configuration: %w", err)
 	}
 	c, err := proc.Start(proc.Spec{Name: "master", Path: filepath.Join(e.Bin, "warren-master"), Args: []string{"--config", path},
-		Dir: e.Work, Log: filepath.Join(e.Work, "master-"+s.Runtime+".log")})
+		Dir: e.Work, Log: filepath.Join(e.Work, "master-"+name+".log")})
 	if err != nil {
 		return nil, err
 	}
 	return &master{child: c, owner: owner}, nil
+}
+
+// poolKeys renders extra filter-pool keys as lines of the configuration file, sorted so the file is the same
+// from run to run.
+func poolKeys(keys map[string]string) string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		fmt.Fprintf(&b, "      %s: %s\n", k, keys[k])
+	}
+	return b.String()
 }
 
 // stop stops the master, which retires its workers, and removes any container it left behind.

@@ -90,7 +90,7 @@ func TestLoadScenario(t *testing.T) {
 	})
 	t.Run("missing", func(t *testing.T) {
 		_, err := LoadScenario("no-such-scenario")
-		if err == nil || !strings.Contains(err.Error(), "no shipped scenario of that name (shipped: client-steps, demo-burst, step-10x)") {
+		if err == nil || !strings.Contains(err.Error(), "no shipped scenario of that name (shipped: client-steps, demo-burst, poisson-bursts, step-10x)") {
 			t.Fatalf("error %v", err)
 		}
 	})

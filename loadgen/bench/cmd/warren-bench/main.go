@@ -31,7 +31,7 @@ section, with the broker on that same machine; targets and whether each was met 
 
 `
 
-var all = []string{"stress", "speedup", "reaction", "overhead"}
+var all = []string{"stress", "speedup", "reaction", "overhead", "scaling"}
 
 func main() {
 	os.Exit(run())
@@ -48,6 +48,7 @@ func run() int {
 		only, runtimes                             []string
 		scale                                      float64
 		dryRun                                     bool
+		scaling                                    bench.ScalingOptions
 	)
 	fs.StringVar(&url, "amqp-url", defURL, "broker; each benchmark runs in a fresh vhost of its own on it")
 	fs.StringVar(&mgmtURL, "mgmt-url", os.Getenv("WARREN_MGMT_URL"), "management API (default: port 15672 on the broker's host)")
@@ -59,6 +60,11 @@ func run() int {
 	fs.StringVar(&imageTag, "image-tag", "latest", "worker image tag for the docker runtime")
 	fs.Float64Var(&scale, "scale", 1, "multiply every duration, e.g. 0.3 for a quick check of the suite (numbers then mean little)")
 	fs.BoolVar(&dryRun, "no-append", false, "print the section but do not append it to --results")
+	fs.StringSliceVar(&scaling.Policies, "scaling-policies", nil,
+		"policies for the scaling benchmark (default all): "+strings.Join(scalingPolicyKeys(), ", "))
+	fs.StringSliceVar(&scaling.Traces, "scaling-traces", nil,
+		"traces for the scaling benchmark (default all): "+strings.Join(bench.ScalingTraces, ", "))
+	fs.DurationVar(&scaling.Steady, "scaling-steady", bench.DefaultSteady, "length of the scaling benchmark's steady trace, before --scale")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0
@@ -71,6 +77,10 @@ func run() int {
 			fmt.Fprintf(os.Stderr, "%s: --only: unknown benchmark %q (want %s)\n", name, o, strings.Join(all, ", "))
 			return 2
 		}
+	}
+	if err := scaling.Validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return 2
 	}
 	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05"}).With().Timestamp().Logger()
 	if err := os.MkdirAll(work, 0o755); err != nil {
@@ -120,6 +130,10 @@ func run() int {
 			suite.Overhead = &r
 		}
 	}
+	if want("scaling") {
+		r, err := bench.Scaling(ctx, env, scaling)
+		suite.Scaling, suite.ScalingErr = &r, err
+	}
 	suite.Took = time.Since(started)
 	if ctx.Err() != nil {
 		log.Warn().Msg("interrupted; nothing appended")
@@ -127,7 +141,7 @@ func run() int {
 	}
 	section := suite.Markdown()
 	fmt.Print(section)
-	failed := errors.Join(suite.StressErr, suite.SpeedupErr, suite.ReactionErr, suite.OverheadErr)
+	failed := errors.Join(suite.StressErr, suite.SpeedupErr, suite.ReactionErr, suite.OverheadErr, suite.ScalingErr)
 	if failed != nil {
 		log.Error().Err(failed).Msg("benchmarks failed")
 	}
@@ -142,6 +156,15 @@ func run() int {
 		return 1
 	}
 	return 0
+}
+
+// scalingPolicyKeys lists the scaling benchmark's policies for the help text.
+func scalingPolicyKeys() []string {
+	var keys []string
+	for _, p := range bench.ScalingPolicies {
+		keys = append(keys, p.Key)
+	}
+	return keys
 }
 
 // appendSection adds section to the results file, starting the file with its header if it is new.
