@@ -18,7 +18,6 @@ import (
 type Evaluator struct {
 	name     string
 	cfg      config.Pool
-	policy   scaler.Policy
 	scaler   *scaler.Scaler
 	meter    *scaler.RateMeter
 	capacity scaler.Capacity
@@ -41,7 +40,7 @@ func NewEvaluator(name string, c config.Config, now time.Time) (*Evaluator, erro
 	if err != nil {
 		return nil, fmt.Errorf("master.smoothing: %w", err)
 	}
-	e := &Evaluator{name: name, cfg: pc, policy: pol, scaler: scaler.New(pol), meter: meter, lastEval: now}
+	e := &Evaluator{name: name, cfg: pc, scaler: scaler.New(pol), meter: meter, lastEval: now}
 	if e.capacity, e.learner, err = PoolCapacity(key, pc); err != nil {
 		return nil, err
 	}
@@ -93,12 +92,10 @@ func (e *Evaluator) Restore(st event.PoolStatus) {
 	}
 }
 
-// pool is the master's state for one worker pool.
+// pool is the master's state for one worker pool; its name and configuration are the Evaluator's.
 type pool struct {
 	*Evaluator
-	name string
-	cfg  config.Pool
-	env  []string
+	env []string
 
 	mu       sync.Mutex
 	desired  int
@@ -138,9 +135,8 @@ func newPool(name string, c config.Config, now time.Time) (*pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	pc := c.Master.Pools[name]
-	return &pool{Evaluator: ev, name: name, cfg: pc, retiring: map[string]bool{},
-		env: append([]string{"WARREN_POOL=" + name}, pc.Env...)}, nil
+	return &pool{Evaluator: ev, retiring: map[string]bool{},
+		env: append([]string{"WARREN_POOL=" + name}, ev.cfg.Env...)}, nil
 }
 
 func (p *pool) spec() runtime.Spec {
