@@ -18,7 +18,7 @@ broker: ## Make sure a RabbitMQ broker answers (installs and starts Debian's rab
 	@bash compose/broker-up.sh
 
 .PHONY: users
-users: broker ## Create the warren vhost and one least-privilege user per service (URLs in out/credentials.env).
+users: broker build ## Create the warren vhost and one least-privilege user per service (URLs in out/credentials.env).
 	@bash compose/broker-users.sh
 
 .PHONY: build
@@ -81,7 +81,7 @@ rabbitmq-image: ## Build the broker image warren/rabbitmq:3.10-local from Debian
 	@bash compose/rabbitmq-image.sh
 
 .PHONY: up
-up: ## Start the compose stack (broker, insult, master spawning workers); builds missing images first.
+up: ## Start the compose stack (broker, insult, master spawning workers); returns when the broker accepts AMQP.
 	@COMPOSE="$(COMPOSE)" bash compose/stack.sh up
 
 .PHONY: down

@@ -8,15 +8,21 @@
 # existing user keeps its password unless one is given. Then run each service with its own URL, e.g.
 #   source out/credentials.env; WARREN_AMQP_URL=$WARREN_FILTER_URL bin/warren-filter
 #
-# Permissions: configure, write and read only on warren.* (plus the server-named and direct reply-to queues the
-# clients use); no management tag, no other vhost. Every service declares the shared topology on (re)connect, so
-# each needs configure on warren.*; narrower per-service grants would need one declaring service instead.
+# Permissions: each role gets only what its code uses (`warren topology permissions ROLE` prints them; that is
+# the one source, also used by the least-privilege integration test): no service may configure (declare or
+# delete) the shared queues, so run `warren topology apply` with the operator's URL first (`make users` does);
+# a client may publish to the entry exchanges and the insult exchange, bind its own server-named queues and read
+# its replies (and warren.results when WARREN_CLIENT_READS_RESULTS=1); workers read only their own pool's queue
+# and the catalogue; only the master may purge the count queues. The operator user may do anything on the vhost
+# (topology apply, `warren dead`, loadgen). No user gets a management tag or another vhost.
 set -euo pipefail
 
 vhost=${WARREN_VHOST:-warren}
 host=${WARREN_BROKER_HOST:-127.0.0.1:5672}
 out=${WARREN_CREDENTIALS:-out/credentials.env}
-services=(filter broadcaster insult master client)
+services=(operator master filter broadcaster insult client)
+cli=${WARREN_CLI:-bin/warren}
+[ -x "$cli" ] || { echo "broker-users: $cli not found (run make build first)" >&2; exit 1; }
 
 say() { echo "broker-users: $*" >&2; }
 command -v rabbitmqctl >/dev/null || { say "rabbitmqctl not found (run compose/broker-up.sh first)"; exit 1; }
@@ -38,14 +44,22 @@ for svc in "${services[@]}"; do
     say "created user $user"
   fi
   rabbitmqctl -q set_user_tags "$user" >/dev/null
-  rabbitmqctl -q set_permissions -p "$vhost" "$user" \
-    '^(warren\..*|amq\.gen-.*)$' \
-    '^(warren\..*|amq\.default|amq\.gen-.*)$' \
-    '^(warren\..*|amq\.gen-.*|amq\.rabbitmq\.reply-to)$' >/dev/null
+  extra=()
+  [ "$svc" = client ] && [ "${WARREN_CLIENT_READS_RESULTS:-0}" = 1 ] && extra=(--read-results)
+  mapfile -t perm < <("$cli" topology permissions "$svc" "${extra[@]}")
+  [ "${#perm[@]}" = 3 ] || { say "cannot get permissions for $svc"; exit 1; }
+  rabbitmqctl -q set_permissions -p "$vhost" "$user" "${perm[0]}" "${perm[1]}" "${perm[2]}" >/dev/null
   if [ -n "$pass" ]; then
     echo "WARREN_$(echo "$svc" | tr a-z A-Z)_URL=amqp://$user:$pass@$host/$vhost" >>"$out"
   else
     echo "# $user: password unchanged (set $var to rotate it)" >>"$out"
   fi
 done
+# The operator declares the topology once; the services, without configure rights, only verify it.
+op_url=$(grep '^WARREN_OPERATOR_URL=' "$out" | cut -d= -f2- || true)
+if [ -n "$op_url" ]; then
+  "$cli" --amqp-url "$op_url" --log-level error topology apply --recreate-empty >&2
+else
+  say "operator password unchanged: run \`$cli --amqp-url <operator url> topology apply\` yourself"
+fi
 say "vhost $vhost ready; URLs in $out"

@@ -47,9 +47,24 @@ up() {
   say "starting project $COMPOSE_PROJECT_NAME (broker image $WARREN_RABBITMQ_IMAGE)"
   # depends_on waits for the broker's healthcheck before it starts the master and the insult service.
   compose up -d --remove-orphans
-  local amqp
+  local amqp url
   amqp=$(compose port rabbitmq 5672 2>/dev/null || true)
-  say "up: broker at amqp://guest:guest@${amqp:-?}/ (local use only); \`make logs\` follows the master"
+  amqp=${amqp/0.0.0.0/127.0.0.1}
+  url=amqp://guest:guest@${amqp:-127.0.0.1:5672}/
+  # The container's healthcheck passing is not the published port accepting AMQP (the first client right
+  # after `up` used to get "connection reset by peer"): return only when an AMQP session on the published port
+  # has applied the topology (the operator's step).
+  local cli=$here/../bin/warren deadline=$((SECONDS + ${WARREN_UP_WAIT:-90}))
+  [ -x "$cli" ] || (cd "$here/.." && CGO_ENABLED=0 go build -trimpath -o bin/warren ./services/warren)
+  until "$cli" --amqp-url "$url" --log-level error topology apply >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      say "the broker does not accept AMQP on $amqp after ${WARREN_UP_WAIT:-90}s:"
+      "$cli" --amqp-url "$url" topology apply || true
+      exit 1
+    fi
+    sleep 1
+  done
+  say "up: broker at $url accepts AMQP (local use only); \`make logs\` follows the master"
 }
 
 down() {

@@ -30,6 +30,9 @@ start() { # name, command...
   echo "started $name (pid $!)"
 }
 
+# The operator's step: declare the topology once (an empty queue an earlier version declared with other
+# arguments is replaced; one holding messages stops the demo with the fix).
+"$BIN/warren" topology apply --recreate-empty
 say "starting services (logs in $LOGS/)"
 start insult "$BIN/warren-insult" --log-level info
 # Workers are slowed on purpose (10 ms of simulated work, 5 at a time: about 500 texts/s each) so that the

@@ -76,7 +76,7 @@ func TestQueueWithOtherArgumentsEndsServe(t *testing.T) {
 	if !errors.Is(err, amqpx.ErrFatal) || ctx.Err() != nil {
 		t.Fatalf("Serve = %v (ctx %v), want a fatal error at once", err, ctx.Err())
 	}
-	for _, want := range []string{"warren.filter.work", "x-delivery-limit", "delete"} {
+	for _, want := range []string{"warren.filter.work", "x-delivery-limit", "topology apply --recreate-empty"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %q", err, want)
 		}

@@ -234,8 +234,8 @@ func declareError(err error) error {
 	}
 	switch ae.Code {
 	case amqp.PreconditionFailed:
-		return fmt.Errorf("%w: %w (it exists with other arguments than this version declares: delete it, e.g. "+
-			"`rabbitmqctl delete_queue NAME -p VHOST` once it is drained, or run the version that declared it)", ErrFatal, err)
+		return fmt.Errorf("%w: %w (it exists with other arguments than this version declares: run `warren topology "+
+			"apply --recreate-empty` as an operator to replace it once it is drained, or run the version that declared it)", ErrFatal, err)
 	case amqp.AccessRefused, amqp.NotAllowed:
 		return fmt.Errorf("%w: %w (this user may not configure Warren's topology on this vhost)", ErrFatal, err)
 	}

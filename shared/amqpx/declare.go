@@ -1,21 +1,62 @@
 package amqpx
 
 import (
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/warren-mq/warren/shared/topology"
 )
 
-// DeclareTopology declares Warren's topology on a short-lived channel of conn.
+// ErrTopologyMissing means the topology is not declared and this user may not declare it: an operator must run
+// `warren topology apply`. It is not fatal, so a service started before that step waits for it.
+var ErrTopologyMissing = errors.New("topology not declared")
+
+// DeclareTopology declares Warren's topology on a short-lived channel of conn, with at-least-once
+// dead-lettering where the broker supports it. When conn's user may not configure Warren's names (a service
+// running with least privilege), it verifies passively that the topology exists instead.
 func DeclareTopology(conn *amqp.Connection, o topology.Options) error {
+	o.AtLeastOnceDeadLettering = SupportsAtLeastOnce(conn)
+	err := onChannel(conn, func(ch *amqp.Channel) error { return topology.Declare(ch, o) })
+	var ae *amqp.Error
+	if err == nil || !errors.As(err, &ae) || ae.Code != amqp.AccessRefused {
+		return err
+	}
+	if verr := onChannel(conn, func(ch *amqp.Channel) error { return topology.Verify(ch) }); verr != nil {
+		return fmt.Errorf("%w: %w; this user may not declare it (run `warren topology apply` as an operator)",
+			ErrTopologyMissing, verr)
+	}
+	return nil
+}
+
+func onChannel(conn *amqp.Connection, f func(ch *amqp.Channel) error) error {
 	ch, err := conn.Channel()
 	if err != nil {
 		return fmt.Errorf("open channel to declare topology: %w", err)
 	}
 	defer ch.Close()
-	return topology.Declare(ch, o)
+	return f(ch)
+}
+
+// SupportsAtLeastOnce reports whether the broker behind conn is RabbitMQ 3.10 or later, the first release with
+// quorum queues' at-least-once dead-lettering.
+func SupportsAtLeastOnce(conn *amqp.Connection) bool {
+	v, _ := conn.Properties["version"].(string)
+	major, minor, ok := majorMinor(v)
+	return ok && (major > 3 || major == 3 && minor >= 10)
+}
+
+func majorMinor(v string) (major, minor int, ok bool) {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return 0, 0, false
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(parts[1])
+	return major, minor, err1 == nil && err2 == nil
 }
 
 // QueueDepth returns a queue's ready messages and consumers, as AMQP's passive declare reports them (it does

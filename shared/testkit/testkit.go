@@ -225,3 +225,25 @@ func GoReady(t testing.TB, what string, fn func(ctx context.Context, ready func(
 	}
 	return stop
 }
+
+// User creates a broker user holding only perm on vhostURL's vhost (and no other vhost), deleted when the test
+// ends, and returns vhostURL with that user's credentials.
+func User(t testing.TB, vhostURL, name string, perm topology.Permission) string {
+	t.Helper()
+	u, err := url.Parse(vhostURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vhost := strings.TrimPrefix(u.Path, "/")
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	user := "warren-test-" + name + "-" + hex.EncodeToString(b)
+	pass := hex.EncodeToString(b) + "-pw"
+	body, _ := json.Marshal(map[string]string{"password": pass, "tags": ""})
+	mgmt(t, http.MethodPut, "/api/users/"+user, string(body))
+	t.Cleanup(func() { mgmt(t, http.MethodDelete, "/api/users/"+user, "") })
+	perms, _ := json.Marshal(map[string]string{"configure": perm.Configure, "write": perm.Write, "read": perm.Read})
+	mgmt(t, http.MethodPut, "/api/permissions/"+url.PathEscape(vhost)+"/"+user, string(perms))
+	u.User = url.UserPassword(user, pass)
+	return u.String()
+}

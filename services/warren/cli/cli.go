@@ -35,6 +35,12 @@ commands:
   watch                      print the master's view of every pool after each evaluation (Ctrl-C stops)
   dead [ls|show ID|requeue ID|requeue --all]
                              inspect dead letters and their reasons, or send them back to be processed
+  topology apply [--recreate-empty]
+                             declare every exchange and queue (as an operator; services may then run without
+                             configure rights)
+  topology verify            check that every exchange and queue exists
+  topology permissions ROLE [--read-results]
+                             print a role's RabbitMQ permissions: configure, write, read (one per line)
 `
 
 // IO is where the command reads and writes.
@@ -71,6 +77,9 @@ func Run(ctx context.Context, args []string, stdio IO) error {
 		return err
 	}
 	cmd, cmdArgs := rest[0], rest[1:]
+	if cmd == "topology" {
+		return topologyCmd(ctx, cfg, cmdArgs, stdio)
+	}
 	run, ok := map[string]func(context.Context, *client, []string) error{
 		"publish": publish, "subscribe": subscribe, "insult": insult, "broadcast": broadcast,
 		"results": results, "dead": dead, "watch": watch,
@@ -223,7 +232,7 @@ func (c *client) call(ctx context.Context, req event.InsultRequest) (event.Insul
 	body, _ := json.Marshal(req)
 	wctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	d, err := amqpx.Call(wctx, c.conn, "", topology.InsultRPC, amqp.Publishing{ContentType: event.ContentJSON, Body: body})
+	d, err := amqpx.Call(wctx, c.conn, topology.InsultExchange, "", amqp.Publishing{ContentType: event.ContentJSON, Body: body})
 	if err != nil {
 		return event.InsultReply{}, fmt.Errorf("insult service: %w (is warren-insult running?)", err)
 	}
