@@ -22,8 +22,8 @@ const (
 	// InsultExchange routes to InsultRPC, so a client can call the insult service with write permission on this
 	// exchange alone: publishing through the default exchange would let it write into every queue.
 	InsultExchange = "warren.insult"
-	DeadExchange        = "warren.dlx"
-	Dead                = "warren.dead"
+	DeadExchange   = "warren.dlx"
+	Dead           = "warren.dead"
 	// InsultLog is the stream holding the insult catalogue's event log; replicas replay and follow it.
 	InsultLog = "warren.insults.log"
 	// StatusExchange carries the master's view of every pool, once per evaluation.
@@ -42,13 +42,13 @@ const (
 
 // Dead-letter headers set by Warren.
 const (
-	HeaderReason        = "x-warren-reason"
-	HeaderAttempts      = "x-warren-attempts"
-	HeaderFailedAt      = "x-warren-failed-at"
-	HeaderQueue         = "x-warren-queue"
-	HeaderOrigExchange  = "x-warren-original-exchange"
-	HeaderOrigRouting   = "x-warren-original-routing-key"
-	HeaderSentAt        = "x-warren-sent-at"
+	HeaderReason       = "x-warren-reason"
+	HeaderAttempts     = "x-warren-attempts"
+	HeaderFailedAt     = "x-warren-failed-at"
+	HeaderQueue        = "x-warren-queue"
+	HeaderOrigExchange = "x-warren-original-exchange"
+	HeaderOrigRouting  = "x-warren-original-routing-key"
+	HeaderSentAt       = "x-warren-sent-at"
 )
 
 // Count queue bounds: while no master counts, a count queue keeps at most this many messages and bytes of

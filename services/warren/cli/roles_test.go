@@ -54,7 +54,10 @@ func deleteQueue(q string) func(*amqp.Channel) error {
 }
 
 func declare(q string, exclusive bool) func(*amqp.Channel) error {
-	return func(ch *amqp.Channel) error { _, err := ch.QueueDeclare(q, !exclusive, exclusive, exclusive, false, nil); return err }
+	return func(ch *amqp.Channel) error {
+		_, err := ch.QueueDeclare(q, !exclusive, exclusive, exclusive, false, nil)
+		return err
+	}
 }
 
 // subscribe declares a server-named queue and binds it to exchange, as `warren subscribe` and the master do.
