@@ -16,6 +16,7 @@ import (
 
 	"github.com/warren-mq/warren/shared/amqpx"
 	"github.com/warren-mq/warren/shared/testkit"
+	"github.com/warren-mq/warren/shared/topology"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -62,7 +63,9 @@ func TestQueueWithOtherArgumentsEndsServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := ch.QueueDeclare("warren.filter.work", true, false, false, false,
-		amqp.Table{"x-queue-type": "quorum", "x-delivery-limit": int64(2), "x-dead-letter-exchange": "warren.dlx"}); err != nil {
+		amqp.Table{"x-queue-type": "quorum", "x-delivery-limit": int64(2), "x-dead-letter-exchange": "warren.dlx",
+			"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish",
+			"x-max-length": int64(topology.HoldingQueueMaxLength), "x-max-length-bytes": int64(topology.HoldingQueueMaxBytes)}); err != nil {
 		t.Fatal(err)
 	}
 	_ = ch.Close()

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -120,10 +121,6 @@ func (w *worker) handle(ctx context.Context, d amqp.Delivery, pub *amqpx.Publish
 	if err != nil {
 		return fmt.Errorf("encode result %s: %w", t.ID, err)
 	}
-	key := topology.Results
-	if d.ReplyTo != "" {
-		key = d.ReplyTo
-	}
 	corr := d.CorrelationId
 	if corr == "" {
 		corr = t.ID
@@ -132,10 +129,30 @@ func (w *worker) handle(ctx context.Context, d amqp.Delivery, pub *amqpx.Publish
 		ContentType: event.ContentJSON, DeliveryMode: amqp.Persistent, MessageId: t.ID, CorrelationId: corr,
 		Timestamp: time.Now(), Headers: sentAtHeader(d.Headers), Body: body,
 	}
-	if err := pub.Publish(ctx, "", key, msg); err != nil {
-		return fmt.Errorf("publish result %s: %w", t.ID, err)
+	return publishResult(ctx, pub, d.ReplyTo, t.ID, msg)
+}
+
+// reasonUnroutableResult begins the dead-letter reason of an event whose result warren.results did not take.
+const reasonUnroutableResult = "unroutable result"
+
+// publishResult publishes a result mandatory, so one that no queue takes fails instead of being confirmed and
+// dropped: to replyTo when the event named one, else to warren.results. Either failure is permanent, so the
+// consumer dead-letters the original event at once, with a reason beginning "unroutable reply_to" (the
+// caller's reply queue is gone) or "unroutable result" (warren.results was deleted; it comes back when the
+// worker reconnects and redeclares the topology), and the text is kept in warren.dead to be replayed.
+func publishResult(ctx context.Context, pub *amqpx.Publisher, replyTo, id string, msg amqp.Publishing) error {
+	if replyTo != "" {
+		return pub.Reply(ctx, replyTo, msg)
 	}
-	return nil
+	err := pub.PublishMandatory(ctx, "", topology.Results, msg)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, amqpx.ErrUnroutable):
+		return amqpx.Permanent(fmt.Errorf("%s %s: %w", reasonUnroutableResult, id, err))
+	default:
+		return fmt.Errorf("publish result %s: %w", id, err)
+	}
 }
 
 // sentAtHeader carries the publisher's send time through to the result, for end-to-end latency.
