@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -93,6 +94,24 @@ type Master struct {
 	Pools      map[string]Pool `mapstructure:"pools"`
 }
 
+// PoolNames returns the configured pools' names, sorted.
+func (m Master) PoolNames() []string {
+	names := make([]string, 0, len(m.Pools))
+	for name := range m.Pools {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// NoPoolError is the error for a pool name that is not configured: it lists the pools that are.
+func (m Master) NoPoolError(name string) error {
+	if len(m.Pools) == 0 {
+		return fmt.Errorf("master.pools: no pool %q (no pools are configured)", name)
+	}
+	return fmt.Errorf("master.pools: no pool %q (configured: %s)", name, strings.Join(m.PoolNames(), ", "))
+}
+
 // Docker configures the docker runtime.
 type Docker struct {
 	Host     string `mapstructure:"host"`
@@ -123,10 +142,75 @@ type Pool struct {
 	MaxStep       int           `mapstructure:"max_step"`
 	Stabilization time.Duration `mapstructure:"stabilization"`
 	DeadBand      float64       `mapstructure:"dead_band"`
-	Grace         time.Duration `mapstructure:"grace"`
-	CPUs          float64       `mapstructure:"cpus"`
-	MemoryMB      int           `mapstructure:"memory_mb"`
-	Env           []string      `mapstructure:"env"`
+	// Grace is how long a retiring worker has, from SIGTERM, before the master kills it. It must exceed the
+	// workers' amqp.shutdown_grace, the time a worker gives what it holds to finish and be acked: a worker
+	// killed at the very moment it gives up may have published results it has not acked yet, and those events
+	// are redelivered and answered twice.
+	Grace    time.Duration `mapstructure:"grace"`
+	CPUs     float64       `mapstructure:"cpus"`
+	MemoryMB int           `mapstructure:"memory_mb"`
+	// Env holds KEY=VALUE pairs for the pool's workers, typically WARREN_* overrides of this configuration.
+	Env []string `mapstructure:"env"`
+}
+
+// The worker settings the master must agree on with a pool's workers. A pool's Env may set them for its
+// workers; otherwise the master passes its own values (a container does not read the master's configuration
+// file), so what it validates and judges by is what the workers run with.
+var (
+	// StatsEveryEnv sets how often a worker reports; the master judges a worker silent after three intervals.
+	StatsEveryEnv = EnvName("filter.stats_every")
+	// ShutdownGraceEnv sets how long a stopping worker lets what it holds finish; the pool's grace must exceed it.
+	ShutdownGraceEnv = EnvName("amqp.shutdown_grace")
+)
+
+// EnvValue returns the value p.Env assigns to name; the last assignment wins, as it does for a started process.
+func (p Pool) EnvValue(name string) (string, bool) {
+	for i := len(p.Env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(p.Env[i], "="); ok && k == name {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// WorkerStatsEvery is how often the workers of pool report: StatsEveryEnv in the pool's env when set there,
+// else filter.stats_every.
+func (c Config) WorkerStatsEvery(pool string) time.Duration {
+	return c.Master.Pools[pool].envDuration(StatsEveryEnv, c.Filter.StatsEvery)
+}
+
+// WorkerShutdownGrace is how long the workers of pool let what they hold finish when stopped: ShutdownGraceEnv
+// in the pool's env when set there, else amqp.shutdown_grace.
+func (c Config) WorkerShutdownGrace(pool string) time.Duration {
+	return c.Master.Pools[pool].envDuration(ShutdownGraceEnv, c.AMQP.ShutdownGrace)
+}
+
+// WorkerEnv is what the master adds to the environment of the workers it starts for pool: the stats interval
+// and shutdown grace it judges them by, unless the pool's env already sets them.
+func (c Config) WorkerEnv(pool string) []string {
+	p := c.Master.Pools[pool]
+	var env []string
+	if _, ok := p.EnvValue(StatsEveryEnv); !ok {
+		env = append(env, StatsEveryEnv+"="+c.Filter.StatsEvery.String())
+	}
+	if _, ok := p.EnvValue(ShutdownGraceEnv); !ok {
+		env = append(env, ShutdownGraceEnv+"="+c.AMQP.ShutdownGrace.String())
+	}
+	return env
+}
+
+// envDuration is the duration p.Env assigns to name, or fallback when it assigns none (or one that Validate
+// rejects).
+func (p Pool) envDuration(name string, fallback time.Duration) time.Duration {
+	v, ok := p.EnvValue(name)
+	if !ok {
+		return fallback
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return fallback
+	}
+	return d
 }
 
 // AutoCapacity is the Pool.Capacity value that learns C from the workers' own reports.
@@ -183,13 +267,13 @@ func defaults() map[string]any {
 				"service": "filter", "work_queue": "warren.filter.work", "count_queue": "warren.filter.count",
 				"min": 1, "max": 8, "capacity": "auto", "tr": "2s", "max_step": 4,
 				"formula": "utilization", "target_utilization": 0.8, "scale_down_rate": 0.5,
-				"stabilization": "2s", "dead_band": 0.1, "grace": "10s", "cpus": 0.5, "memory_mb": 128,
+				"stabilization": "2s", "dead_band": 0.1, "grace": "15s", "cpus": 0.5, "memory_mb": 128,
 			},
 			"broadcaster": map[string]any{
 				"service": "broadcaster", "work_queue": "warren.broadcaster.work", "count_queue": "warren.broadcaster.count",
 				"min": 1, "max": 4, "capacity": "2000", "tr": "2s", "max_step": 2,
 				"formula": "utilization", "target_utilization": 0.8, "scale_down_rate": 0.5,
-				"stabilization": "2s", "dead_band": 0.1, "grace": "10s", "cpus": 0.5, "memory_mb": 128,
+				"stabilization": "2s", "dead_band": 0.1, "grace": "15s", "cpus": 0.5, "memory_mb": 128,
 			},
 		},
 	}
@@ -260,17 +344,112 @@ func Load(f Flags) (Config, error) {
 		v.Set("log.level", f.LogLevel)
 	}
 	var c Config
+	var md mapstructure.Metadata
 	err := v.Unmarshal(&c, func(dc *mapstructure.DecoderConfig) {
-		dc.ErrorUnused = true
+		dc.Metadata = &md
 		dc.WeaklyTypedInput = true
 	})
+	// Every mistake at once, each naming its key: unknown keys, values of the wrong type, invalid values.
+	var errs, decodeErrs []error
+	failed := map[string]bool{}
 	if err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
+		for _, e := range decodeErrors(err) {
+			failed[e.key] = true
+			decodeErrs = append(decodeErrs, fmt.Errorf("config: %s: %s%s", e.key, e.msg, origin(e.key, path)))
+		}
+		// The decoder stops looking for unknown keys in a section where a value failed: decode again without
+		// the failed values to find them all.
+		settings := v.AllSettings()
+		for k := range failed {
+			deletePath(settings, k)
+		}
+		md = mapstructure.Metadata{}
+		var scratch Config
+		if d, derr := mapstructure.NewDecoder(&mapstructure.DecoderConfig{Result: &scratch, Metadata: &md,
+			WeaklyTypedInput: true, DecodeHook: mapstructure.ComposeDecodeHookFunc(
+				mapstructure.StringToTimeDurationHookFunc(), mapstructure.StringToSliceHookFunc(","))}); derr == nil {
+			_ = d.Decode(settings)
+		}
 	}
-	if err := c.Validate(); err != nil {
-		return Config{}, err
+	sort.Strings(md.Unused)
+	for _, k := range md.Unused {
+		k = keyName(k)
+		errs = append(errs, fmt.Errorf("config: %s: unknown key%s", k, origin(k, path)))
+	}
+	errs = append(errs, decodeErrs...)
+	// A key that could not be decoded is zero in c: its validation error would only repeat the decode error.
+	if verr := c.Validate(); verr != nil {
+		for _, e := range unjoin(verr) {
+			if key, _, _ := strings.Cut(strings.TrimPrefix(e.Error(), "config: "), ":"); !failed[key] {
+				errs = append(errs, e)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// origin says where a key came from: its environment variable when that is set, else the file.
+func origin(key, file string) string {
+	if env := EnvName(key); os.Getenv(env) != "" {
+		return " (set by " + env + ")"
+	}
+	if file != "" {
+		return " (in " + file + ")"
+	}
+	return ""
+}
+
+// deletePath removes a dotted key from nested settings.
+func deletePath(m map[string]any, key string) {
+	head, rest, nested := strings.Cut(key, ".")
+	if !nested {
+		delete(m, head)
+		return
+	}
+	if sub, ok := m[head].(map[string]any); ok {
+		deletePath(sub, rest)
+	}
+}
+
+// keyName writes a decoder's key path (master.pools[filter].min) as the configuration key (master.pools.filter.min).
+func keyName(k string) string {
+	return strings.NewReplacer("[", ".", "]", "").Replace(k)
+}
+
+type decodeError struct{ key, msg string }
+
+// decodeErrors splits the decoder's joined error into one entry per key: its lines read
+// "'amqp.prefetch' cannot parse value as 'int': ...".
+func decodeErrors(err error) []decodeError {
+	var out []decodeError
+	for _, line := range strings.Split(err.Error(), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "decoding failed") {
+			continue
+		}
+		key, msg := "", line
+		if strings.HasPrefix(line, "'") {
+			if end := strings.Index(line[1:], "'"); end >= 0 {
+				key, msg = keyName(line[1:end+1]), strings.TrimSpace(line[end+2:])
+			}
+		}
+		out = append(out, decodeError{key, msg})
+	}
+	if len(out) == 0 {
+		out = append(out, decodeError{"", err.Error()})
+	}
+	return out
+}
+
+// unjoin lists the errors errors.Join combined.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // EnvName is the environment variable that overrides key: WARREN_ plus the key in upper case with dots as
@@ -409,6 +588,27 @@ func (c Config) Validate() error {
 		}
 		if p.Grace <= 0 {
 			bad(key+".grace", "must be positive")
+		}
+		// The workers' own values, as the pool's env may set them: those are what the master must agree with.
+		shutdownGrace, graceKey := c.AMQP.ShutdownGrace, "amqp.shutdown_grace"
+		for _, name := range []string{StatsEveryEnv, ShutdownGraceEnv} {
+			v, ok := p.EnvValue(name)
+			if !ok {
+				continue
+			}
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				bad(key+".env", "%s=%q: must be a positive duration such as 10s", name, v)
+				continue
+			}
+			if name == ShutdownGraceEnv {
+				shutdownGrace, graceKey = d, ShutdownGraceEnv+" in "+key+".env"
+			}
+		}
+		if p.Grace > 0 && shutdownGrace > 0 && p.Grace <= shutdownGrace {
+			bad(key+".grace", "%v must exceed the workers' %s (%v): a retiring worker takes up to that long to "+
+				"finish and ack what it holds, and a worker killed as it gives up may answer events twice",
+				p.Grace, graceKey, shutdownGrace)
 		}
 		if p.CPUs < 0 {
 			bad(key+".cpus", "must not be negative")

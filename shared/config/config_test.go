@@ -3,8 +3,10 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDefaultsAreValid(t *testing.T) {
@@ -62,6 +64,12 @@ func TestInvalidNamesKey(t *testing.T) {
 		{[]string{"amqp.heartbeat=soon"}, "heartbeat"},
 		{[]string{"amqp.prefetchh=3"}, "prefetchh"},
 		{[]string{"novalue"}, "want key=value"},
+		{[]string{"master.pools.filter.grace=10s"}, "master.pools.filter.grace: 10s must exceed the workers' amqp.shutdown_grace (10s)"},
+		{[]string{"amqp.shutdown_grace=20s"}, "master.pools.broadcaster.grace: 15s must exceed the workers' amqp.shutdown_grace (20s)"},
+		{[]string{"master.pools.filter.env=" + ShutdownGraceEnv + "=15s"},
+			"master.pools.filter.grace: 15s must exceed the workers' WARREN_AMQP_SHUTDOWN_GRACE in master.pools.filter.env (15s)"},
+		{[]string{"master.pools.filter.env=" + StatsEveryEnv + "=often"}, `master.pools.filter.env: WARREN_FILTER_STATS_EVERY="often"`},
+		{[]string{"master.pools.filter.env=" + ShutdownGraceEnv + "=-1s"}, `master.pools.filter.env: WARREN_AMQP_SHUTDOWN_GRACE="-1s"`},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.sets, " "), func(t *testing.T) {
@@ -70,5 +78,98 @@ func TestInvalidNamesKey(t *testing.T) {
 				t.Fatalf("err = %v, want containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestGraceExceedingShutdownGraceIsValid(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, sets := range [][]string{
+		{"amqp.shutdown_grace=14s"},
+		{"master.pools.filter.grace=3s", "master.pools.broadcaster.grace=3s", "amqp.shutdown_grace=2s"},
+		// The pool's workers stop within 5 s whatever amqp.shutdown_grace says, so the pool's grace is judged by that.
+		{"amqp.shutdown_grace=20s", "master.pools.broadcaster.grace=21s", "master.pools.filter.env=" + ShutdownGraceEnv + "=5s",
+			"master.pools.filter.grace=6s"},
+	} {
+		if _, err := Load(Flags{Sets: sets}); err != nil {
+			t.Errorf("%v: %v", sets, err)
+		}
+	}
+}
+
+func TestWorkerSettings(t *testing.T) {
+	t.Chdir(t.TempDir())
+	c, err := Load(Flags{Sets: []string{"filter.stats_every=2s", "amqp.shutdown_grace=4s"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := c.Master.Pools["filter"]
+	f.Env = []string{"WARREN_LOG_LEVEL=warn", StatsEveryEnv + "=3s", StatsEveryEnv + "=5s"} // the last one wins
+	c.Master.Pools["filter"] = f
+	if got := c.WorkerStatsEvery("filter"); got != 5*time.Second {
+		t.Errorf("filter stats every %v, want 5s from the pool's env", got)
+	}
+	if got := c.WorkerStatsEvery("broadcaster"); got != 2*time.Second {
+		t.Errorf("broadcaster stats every %v, want filter.stats_every 2s", got)
+	}
+	if got := c.WorkerShutdownGrace("filter"); got != 4*time.Second {
+		t.Errorf("filter shutdown grace %v, want amqp.shutdown_grace 4s", got)
+	}
+	if got, want := c.WorkerEnv("filter"), []string{ShutdownGraceEnv + "=4s"}; !slices.Equal(got, want) {
+		t.Errorf("filter worker env %v, want %v (its env sets the stats interval)", got, want)
+	}
+	if got, want := c.WorkerEnv("broadcaster"), []string{StatsEveryEnv + "=2s", ShutdownGraceEnv + "=4s"}; !slices.Equal(got, want) {
+		t.Errorf("broadcaster worker env %v, want %v", got, want)
+	}
+}
+
+func TestNoPoolErrorListsPools(t *testing.T) {
+	t.Chdir(t.TempDir())
+	c, err := Load(Flags{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Master.NoPoolError("filtr").Error(), `master.pools: no pool "filtr" (configured: broadcaster, filter)`; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := (Master{}).NoPoolError("x").Error(); !strings.Contains(got, "no pools are configured") {
+		t.Errorf("got %q with no pools", got)
+	}
+}
+
+// TestEveryErrorAtOnce: a file with an unknown key, a value of the wrong type and invalid values reports them
+// all in one error, one line per key, each naming its key, and a value from the environment names its variable.
+func TestEveryErrorAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	file := dir + "/bad.yaml"
+	yaml := "amqp:\n  prefetch: abc\n  bogus: 1\nmaster:\n  pools:\n    filter:\n      min: 9\n      max: 2\n      nonsense: 3\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("WARREN_FILTER_STATS_EVERY", "-1s")
+	_, err := Load(Flags{ConfigFile: file})
+	if err == nil {
+		t.Fatal("bad file accepted")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	for _, want := range []string{
+		"config: amqp.bogus: unknown key (in " + file + ")",
+		"config: master.pools.filter.nonsense: unknown key",
+		"config: amqp.prefetch: cannot parse value as 'int'",
+		"config: master.pools.filter.min: min 9 is greater than max 2",
+		"config: filter.stats_every: must be positive (set by WARREN_FILTER_STATS_EVERY)",
+	} {
+		found := false
+		for _, l := range lines {
+			found = found || strings.HasPrefix(l, want)
+		}
+		if !found {
+			t.Errorf("no line starting %q in:\n%v", want, err)
+		}
+	}
+	for _, l := range lines {
+		if strings.HasPrefix(l, "config: amqp.prefetch: must be") {
+			t.Errorf("a key that failed to decode is also reported as invalid: %q", l)
+		}
 	}
 }
