@@ -55,7 +55,11 @@ up() {
   # after `up` used to get "connection reset by peer"): return only when an AMQP session on the published port
   # has applied the topology (the operator's step).
   local cli=$here/../bin/warren deadline=$((SECONDS + ${WARREN_UP_WAIT:-90}))
-  [ -x "$cli" ] || (cd "$here/.." && CGO_ENABLED=0 go build -trimpath -o bin/warren ./services/warren)
+  # Built each time (incremental, so quick): a stale CLI would declare another version's topology.
+  if command -v "${GO:-go}" >/dev/null 2>&1; then
+    (cd "$here/.." && CGO_ENABLED=0 "${GO:-go}" build -trimpath -o bin/warren ./services/warren)
+  fi
+  [ -x "$cli" ] || { say "$cli is missing and Go is not installed to build it"; exit 1; }
   until "$cli" --amqp-url "$url" --log-level error topology apply >/dev/null 2>&1; do
     if [ "$SECONDS" -ge "$deadline" ]; then
       say "the broker does not accept AMQP on $amqp after ${WARREN_UP_WAIT:-90}s:"

@@ -255,4 +255,7 @@ type PoolStatus struct {
 	Reason            string  `json:"reason"`
 	Consumers         int     `json:"consumers"`
 	DryRun            bool    `json:"dry_run,omitempty"`
+	// Leader names the master that published this status. Only the master holding the leader lock evaluates
+	// and publishes, so every status comes from the leader, and a change of name is a takeover.
+	Leader string `json:"leader,omitempty"`
 }

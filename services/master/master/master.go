@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -52,6 +53,11 @@ type Options struct {
 
 // Run scales the configured pools until ctx ends. It returns an error at once when the configuration or the
 // runtime cannot work (for example the Docker engine is unreachable with the docker runtime).
+//
+// One master acts at a time: Run scales only while it holds the leader lock (topology.MasterLeader) on its broker
+// connection. Any other master waits as a standby, neither counting arrivals nor touching workers, and takes the
+// lock over when the leader's connection closes; it then adopts the running workers. Losing the connection
+// loses the lock, so a master stops acting as soon as its connection is gone.
 func Run(ctx context.Context, o Options) error {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -60,7 +66,7 @@ func Run(ctx context.Context, o Options) error {
 		o.StartupGrace = 15 * time.Second
 	}
 	c := o.Config
-	m := &master{o: o, log: o.Log, kick: make(chan struct{}, 1)}
+	m := &master{o: o, log: o.Log, kick: make(chan struct{}, 1), id: masterID()}
 	m.board = newStatsBoard(m.observe)
 	names := make([]string, 0, len(c.Master.Pools))
 	for name := range c.Master.Pools {
@@ -82,19 +88,25 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	if err := m.adopt(ctx); err != nil {
-		_ = m.rt.Close()
-		return err
+	// Workers are adopted only on taking the lead, but a runtime that cannot even list them fails now, not then.
+	for _, p := range m.pools {
+		if _, err := m.rt.List(ctx, p.name); err != nil {
+			_ = m.rt.Close()
+			return fmt.Errorf("list %s workers: %w", p.name, err)
+		}
 	}
-	o.Log.Info().Str("runtime", c.Master.Runtime).Bool("dry_run", c.Master.DryRun).Dur("interval", c.Master.Interval).
-		Strs("pools", names).Msg("master starting")
+	o.Log.Info().Str("master", m.id).Str("runtime", c.Master.Runtime).Bool("dry_run", c.Master.DryRun).
+		Dur("interval", c.Master.Interval).Strs("pools", names).Msg("master starting")
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { m.controlLoop(gctx); return nil })
-	g.Go(func() error {
-		return amqpx.Serve(gctx, c.AMQP, "warren-master", o.Log, m.session)
+	err := amqpx.Serve(ctx, c.AMQP, "warren-master "+m.id, o.Log, func(sctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
+		err := m.session(sctx, conn, pub)
+		// A session that ends while the master keeps running lost its connection, and with it the lead; one
+		// that ends because the master stops leaves the flag set, so shutdown knows the workers are its own.
+		if ctx.Err() == nil {
+			m.leading.Store(false)
+		}
+		return err
 	})
-	err := g.Wait()
 	m.shutdown()
 	return err
 }
@@ -153,11 +165,18 @@ type master struct {
 	board *statsBoard
 	// kick asks the control loop to reconcile now, after an evaluation changed a pool's desired size.
 	kick chan struct{}
-	// connectedAt is when the master's broker session began (zero while disconnected): heartbeats are judged
-	// only while the master itself hears the broker, so a broker outage does not look like dead workers.
+	// id names this master in logs, connection names and published statuses.
+	id string
+	// leading is set while this master holds the leader lock, and stays set when the master stops while leading.
+	leading atomic.Bool
+	// connectedAt is when the master's current term as leader began (zero while it does not lead): heartbeats
+	// are judged only while the master itself hears the workers' reports, so a broker outage or a takeover
+	// (which starts with no reports) does not look like dead workers.
 	mu          sync.Mutex
 	connectedAt time.Time
 	retiring    sync.WaitGroup
+	// hb tells silent workers from a broker problem (see heartbeat.go).
+	hb heartbeats
 }
 
 // observe feeds a worker report to its pool's capacity learner.
@@ -169,13 +188,16 @@ func (m *master) observe(s event.WorkerStats) {
 	}
 }
 
-// adopt takes over the workers a previous master left running (docker), so a restart neither duplicates nor
-// orphans them: each pool starts from the count it finds, within its bounds.
-func (m *master) adopt(ctx context.Context) error {
+// adopt takes over the workers running when this master takes the lead: those a previous leader left (docker
+// and swarm find them by label), or this master's own from an earlier term (the process runtime sees only its
+// own children). A takeover thus neither duplicates nor orphans workers: each pool starts from the count it
+// finds, within its bounds. It returns the running workers per pool.
+func (m *master) adopt(ctx context.Context) (map[string]int, error) {
+	adopted := make(map[string]int, len(m.pools))
 	for _, p := range m.pools {
 		ws, err := m.rt.List(ctx, p.name)
 		if err != nil {
-			return fmt.Errorf("list %s workers: %w", p.name, err)
+			return nil, fmt.Errorf("list %s workers: %w", p.name, err)
 		}
 		running := 0
 		for _, w := range ws {
@@ -184,16 +206,33 @@ func (m *master) adopt(ctx context.Context) error {
 			}
 		}
 		p.setDesired(min(max(running, p.cfg.Min), p.cfg.Max))
+		adopted[p.name] = running
 		if running > 0 {
 			m.log.Info().Str("pool", p.name).Int("workers", running).Msg("adopted running workers")
 		}
 	}
-	return nil
+	return adopted, nil
 }
 
-// session runs while the master is connected: it follows worker reports and evaluates every interval.
+// session runs while the master is connected. As a standby it only waits for the leader lock. Once it leads,
+// it adopts the running workers, restores the saved state and starts a fresh arrival window, and only then
+// follows worker reports, evaluates every interval and reconciles. The lock lives exactly as long as the
+// connection, and ctx ends with the connection, so all of that stops at once when the lead is lost.
 func (m *master) session(ctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
 	c := m.o.Config
+	m.watchBlocked(conn)
+	standbySince := m.o.Now()
+	lock, err := m.awaitLeadership(ctx, conn, leaderRetry)
+	if err != nil || lock == nil {
+		return err
+	}
+	defer lock.Close()
+	m.leading.Store(true)
+
+	adopted, err := m.adopt(ctx)
+	if err != nil {
+		return err
+	}
 	pr, err := newProbe(conn)
 	if err != nil {
 		return err
@@ -218,8 +257,11 @@ func (m *master) session(ctx context.Context, conn *amqp.Connection, pub *amqpx.
 		m.connectedAt = time.Time{}
 		m.mu.Unlock()
 	}()
+	m.log.Info().Str("master", m.id).Str("lock", topology.MasterLeader).Dur("waited", now.Sub(standbySince)).
+		Interface("adopted", adopted).Msg("leading")
 
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { m.controlLoop(gctx); return nil })
 	g.Go(func() error { return m.board.listen(gctx, conn, m.o.Now) })
 	g.Go(func() error {
 		t := time.NewTicker(c.Master.Interval)
@@ -255,11 +297,12 @@ func (m *master) evaluate(ctx context.Context, p *pool, pr *probe, pub *amqpx.Pu
 	if err != nil {
 		return event.PoolStatus{}, err
 	}
-	held := m.board.held(p.name, now, 3*m.o.Config.Filter.StatsEvery)
+	held := m.board.held(p.name, now, 3*m.statsEvery(p))
 	current := p.alive()
 	st, dec := p.Evaluate(now, arrived, ready, held, current)
 	st.Consumers = consumers
 	st.DryRun = m.o.Config.Master.DryRun
+	st.Leader = m.id
 
 	ev := m.log.Debug()
 	if dec.Desired != current || dec.Err != nil {
@@ -328,7 +371,8 @@ func (m *master) restoreState(conn *amqp.Connection) error {
 }
 
 // controlLoop makes the runtime match each pool's desired size every reconcile interval, and at once after a
-// decision. It runs whether or not the broker is reachable: crashed workers are replaced regardless.
+// decision. It runs only while this master leads (session starts it with the term's context), so a standby or
+// a master cut off from the broker, which another master may have replaced, never starts or stops workers.
 func (m *master) controlLoop(ctx context.Context) {
 	t := time.NewTicker(m.o.Config.Master.Reconcile)
 	defer t.Stop()
@@ -357,7 +401,7 @@ func (m *master) reconcile(ctx context.Context, p *pool) {
 	}
 	now := m.o.Now()
 	dry := m.o.Config.Master.DryRun
-	var alive []runtime.Worker
+	var live []runtime.Worker
 	for _, w := range ws {
 		switch {
 		case p.isRetiring(w.ID):
@@ -368,19 +412,21 @@ func (m *master) reconcile(ctx context.Context, p *pool) {
 					m.log.Warn().Err(err).Str("worker", w.Name).Msg("cannot remove exited worker")
 				}
 			}
-		case w.Unhealthy || m.reportsUnhealthy(w, now) != "":
-			m.log.Warn().Str("pool", p.name).Str("worker", w.Name).Str("why", m.reportsUnhealthy(w, now)).
-				Msg("worker unhealthy; replacing it")
-			if !dry {
-				m.retire(ctx, p, w, p.cfg.Grace)
-			}
-		case m.silent(w, now):
-			m.log.Warn().Str("pool", p.name).Str("worker", w.Name).Msg("worker stopped heartbeating; replacing it")
-			if !dry {
-				m.retire(ctx, p, w, 0)
-			}
 		default:
-			alive = append(alive, w)
+			live = append(live, w)
+		}
+	}
+	alive, replace := m.judge(p, live, now)
+	for _, s := range replace {
+		msg := "worker unhealthy; replacing it"
+		if s.v == silent {
+			msg = "worker stopped heartbeating; replacing it"
+		}
+		m.log.Warn().Str("pool", p.name).Str("worker", s.w.Name).Str("why", s.why).Msg(msg)
+		if !dry {
+			// SIGTERM first, with the pool's grace, even for a silent worker: one whose reports are lost but
+			// which still works then finishes and acks what it holds instead of having it redelivered.
+			m.retire(ctx, p, s.w, p.cfg.Grace)
 		}
 	}
 	p.setAlive(len(alive))
@@ -389,7 +435,7 @@ func (m *master) reconcile(ctx context.Context, p *pool) {
 	}
 	desired := p.getDesired()
 	for i := len(alive); i < desired && ctx.Err() == nil; i++ {
-		w, err := m.rt.Start(ctx, p.spec())
+		w, err := m.rt.Start(ctx, m.workerSpec(p))
 		if err != nil {
 			m.log.Error().Err(err).Str("pool", p.name).Msg("cannot start worker")
 			return
@@ -438,38 +484,13 @@ func (m *master) retire(ctx context.Context, p *pool, w runtime.Worker, grace ti
 	}()
 }
 
-// silent reports whether a running worker has stopped reporting for three stats intervals. Workers get a
-// startup grace, and nobody is judged while the master itself has not been connected that long.
-func (m *master) silent(w runtime.Worker, now time.Time) bool {
-	m.mu.Lock()
-	since := m.connectedAt
-	m.mu.Unlock()
-	limit := 3 * m.o.Config.Filter.StatsEvery
-	if since.IsZero() || now.Sub(since) < m.o.StartupGrace || now.Sub(w.StartedAt) < m.o.StartupGrace {
-		return false
-	}
-	last, ok := m.board.lastSeen(w.Name)
-	if !ok {
-		return true
-	}
-	return now.Sub(last) > limit
-}
-
-// reportsUnhealthy returns why a worker's latest report (if recent) says it is unhealthy. A worker still
-// starting up (never healthy yet, within the startup grace) is not judged: it is not consuming yet by design.
-func (m *master) reportsUnhealthy(w runtime.Worker, now time.Time) string {
-	why, everHealthy, recent := m.board.health(w.Name, now, 3*m.o.Config.Filter.StatsEvery)
-	if !recent || (!everHealthy && now.Sub(w.StartedAt) < m.o.StartupGrace) {
-		return ""
-	}
-	return why
-}
-
 // shutdown waits for retirements in progress, then stops the workers that cannot outlive the master.
 func (m *master) shutdown() {
 	m.retiring.Wait()
 	c := m.o.Config.Master
-	if c.Runtime == "process" || c.Docker.StopOnExit {
+	// A process master's workers are its own children, invisible to any other master; containers are stopped
+	// only by the master leading at exit, never by a standby, whose pool is the leader's.
+	if c.Runtime == "process" || (c.Docker.StopOnExit && m.leading.Load()) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		var wg sync.WaitGroup

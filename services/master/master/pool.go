@@ -29,7 +29,7 @@ type Evaluator struct {
 func NewEvaluator(name string, c config.Config, now time.Time) (*Evaluator, error) {
 	pc, ok := c.Master.Pools[name]
 	if !ok {
-		return nil, fmt.Errorf("master.pools: no pool %q", name)
+		return nil, c.Master.NoPoolError(name)
 	}
 	key := "master.pools." + name
 	pol, err := PoolPolicy(key, pc)

@@ -84,7 +84,7 @@ func newSim(c config.Config, pool string, tr Trace, m Model) (*sim, error) {
 	}
 	pc, ok := c.Master.Pools[pool]
 	if !ok {
-		return nil, fmt.Errorf("master.pools: no pool %q", pool)
+		return nil, c.Master.NoPoolError(pool)
 	}
 	ev, err := master.NewEvaluator(pool, c, Epoch)
 	if err != nil {

@@ -1,0 +1,227 @@
+//go:build integration
+
+package master
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/warren-mq/warren/services/master/runtime"
+	"github.com/warren-mq/warren/shared/amqpx"
+	"github.com/warren-mq/warren/shared/config"
+	"github.com/warren-mq/warren/shared/event"
+	"github.com/warren-mq/warren/shared/testkit"
+	"github.com/warren-mq/warren/shared/topology"
+)
+
+// TestScaleDownWhileWorkersHoldDeliveries lowers a pool's desired size from 3 to 1 while every worker holds a
+// full prefetch of slow events, through the master's own reconcile (victims, retire, the process runtime's
+// SIGTERM and grace), and checks that every event is answered exactly once: the retired workers finish and ack
+// what they hold within their shutdown grace, which the pool's grace exceeds, so none is killed mid-publish.
+func TestScaleDownWhileWorkersHoldDeliveries(t *testing.T) {
+	bin := buildFilter(t) // before testkit.Config changes the working directory
+	url := testkit.Broker(t)
+	conn := testkit.Conn(t, url)
+	cfg := testkit.Config(t, url) // the workers' amqp.shutdown_grace is 5 s
+	cfg.Master.Runtime, cfg.Master.Bin, cfg.Master.LogDir = "process", bin, t.TempDir()
+	f := cfg.Master.Pools["filter"]
+	f.Min, f.Max = 1, 3
+	f.Grace = cfg.AMQP.ShutdownGrace + 5*time.Second
+	// 4 handlers of 100 ms each (40 events/s) and 40 prefetched: each worker holds about a second of work.
+	f.Env = []string{"WARREN_FILTER_WORK_DELAY=100ms", "WARREN_FILTER_CONCURRENCY=4", "WARREN_AMQP_PREFETCH=40",
+		"WARREN_LOG_LEVEL=info", "WARREN_LOG_FORMAT=json"}
+	cfg.Master.Pools = map[string]config.Pool{"filter": f}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	log := testkit.Logger(t, "master")
+	rt, err := NewRuntime(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &master{o: Options{Config: cfg, Log: log, Now: time.Now, StartupGrace: 15 * time.Second}, rt: rt, log: log,
+		kick: make(chan struct{}, 1)}
+	m.board = newStatsBoard(m.observe)
+	p, err := newPool("filter", cfg, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.pools = []*pool{p}
+	var shutdownOnce sync.Once
+	shutdown := func() { shutdownOnce.Do(m.shutdown) } // stops the process workers and closes the runtime
+	t.Cleanup(shutdown)
+	testkit.Go(t, func(ctx context.Context) error { return m.board.listen(ctx, conn, time.Now) })
+	results := tallyResults(t, conn)
+	ctx := context.Background()
+
+	p.setDesired(3)
+	m.reconcile(ctx, p)
+	ws, err := rt.List(ctx, "filter")
+	if err != nil || len(ws) != 3 {
+		t.Fatalf("%d workers after reconcile (%v), want 3", len(ws), err)
+	}
+	testkit.Eventually(t, 60*time.Second, "three workers consuming", func() bool {
+		for _, w := range ws {
+			if s := m.board.latest(w.Name); s.Worker == "" || s.Unhealthy != "" {
+				return false
+			}
+		}
+		return true
+	})
+
+	const n = 600
+	publishTexts(t, conn, "sd", n)
+	testkit.Eventually(t, 30*time.Second, "every worker holding prefetched deliveries", func() bool {
+		for _, w := range ws {
+			if s := m.board.latest(w.Name); s.Held <= s.InFlight {
+				return false
+			}
+		}
+		return true
+	})
+
+	p.setDesired(1)
+	m.reconcile(ctx, p)
+	var victims []runtime.Worker
+	for _, w := range ws {
+		if p.isRetiring(w.ID) {
+			victims = append(victims, w)
+			t.Logf("retiring %s, which held %d deliveries at its last report", w.Name, m.board.latest(w.Name).Held)
+		}
+	}
+	if len(victims) != 2 {
+		t.Fatalf("%d workers retiring after lowering the pool to 1, want 2", len(victims))
+	}
+	retired := make(chan struct{})
+	go func() { m.retiring.Wait(); close(retired) }()
+	select {
+	case <-retired:
+	case <-time.After(f.Grace + time.Minute):
+		t.Fatal("the retired workers were not stopped within their grace")
+	}
+	for _, w := range victims {
+		out, err := os.ReadFile(filepath.Join(cfg.Master.LogDir, "filter-"+w.ID+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A clean stop: the worker logged its own end, having finished what it held within its shutdown grace.
+		if !strings.Contains(string(out), "filter stopped") || strings.Contains(string(out), "not finished in grace") {
+			t.Errorf("retired worker %s did not stop cleanly; its log:\n%s", w.Name, out)
+		}
+	}
+
+	testkit.Eventually(t, 2*time.Minute, "every event answered", func() bool { missing, _ := results.check("sd", n); return missing == 0 })
+	shutdown()
+	results.settle(t, conn)
+	if missing, dups := results.check("sd", n); missing != 0 || dups != 0 {
+		t.Fatalf("%d of %d events without a result, %d with more than one", missing, n, dups)
+	}
+}
+
+// buildFilter builds the filter worker binary into a fresh directory and returns it.
+func buildFilter(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "warren-filter"), "../../filter")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the filter worker: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// publishTexts publishes n text events with ids prefix-0..n-1, confirmed.
+func publishTexts(t *testing.T, conn *amqp.Connection, prefix string, n int) {
+	t.Helper()
+	pub, err := amqpx.NewPublisher(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	ctx := context.Background()
+	pending := make([]*amqp.DeferredConfirmation, 0, n)
+	for i := range n {
+		id := fmt.Sprintf("%s-%d", prefix, i)
+		body, _ := json.Marshal(event.Text{ID: id, Text: "you idiot"})
+		dc, err := pub.PublishAsync(ctx, topology.FilterExchange, "", amqp.Publishing{ContentType: event.ContentJSON,
+			DeliveryMode: amqp.Persistent, MessageId: id, Body: body})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending = append(pending, dc)
+	}
+	for _, dc := range pending {
+		if err := amqpx.Wait(ctx, dc, topology.FilterExchange, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// resultTally counts the results on warren.results by event id.
+type resultTally struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func tallyResults(t *testing.T, conn *amqp.Connection) *resultTally {
+	t.Helper()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Close() })
+	msgs, err := ch.Consume(topology.Results, "", true, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &resultTally{counts: map[string]int{}}
+	go func() {
+		for d := range msgs {
+			var res event.Result
+			if json.Unmarshal(d.Body, &res) == nil {
+				r.mu.Lock()
+				r.counts[res.ID]++
+				r.mu.Unlock()
+			}
+		}
+	}()
+	return r
+}
+
+// settle publishes a marker result behind everything already in warren.results and waits until it is counted:
+// every result published before it (the workers are stopped by then) has been counted too.
+func (r *resultTally) settle(t *testing.T, conn *amqp.Connection) {
+	t.Helper()
+	body, _ := json.Marshal(event.Result{ID: "settle-marker"})
+	testkit.Publish(t, conn, "", topology.Results, amqp.Publishing{ContentType: event.ContentJSON, Body: body})
+	testkit.Eventually(t, 30*time.Second, "the marker result", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.counts["settle-marker"] == 1
+	})
+}
+
+// check returns how many of prefix-0..n-1 have no result and how many have more than one.
+func (r *resultTally) check(prefix string, n int) (missing, dups int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range n {
+		switch c := r.counts[fmt.Sprintf("%s-%d", prefix, i)]; {
+		case c == 0:
+			missing++
+		case c > 1:
+			dups++
+		}
+	}
+	return missing, dups
+}
