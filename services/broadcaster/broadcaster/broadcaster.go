@@ -6,7 +6,6 @@ package broadcaster
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -108,7 +107,7 @@ func publish(ctx context.Context, pub *amqpx.Publisher, b event.Broadcast) error
 // LeaderRetry.
 func lead(ctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher, cat *catalog.Catalog, period, retry time.Duration, log zerolog.Logger) error {
 	for {
-		held, err := tryLock(conn)
+		held, err := amqpx.TryLock(conn, topology.BroadcasterLeader)
 		if err != nil {
 			return err
 		}
@@ -124,24 +123,6 @@ func lead(ctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher, cat 
 		case <-time.After(retry):
 		}
 	}
-}
-
-// tryLock returns an open channel holding the lock, or nil when another replica holds it.
-func tryLock(conn *amqp.Connection) (*amqp.Channel, error) {
-	ch, err := conn.Channel()
-	if err != nil {
-		return nil, fmt.Errorf("open leader channel: %w", err)
-	}
-	_, err = ch.QueueDeclare(topology.BroadcasterLeader, false, true, true, false, nil)
-	if err == nil {
-		return ch, nil
-	}
-	_ = ch.Close()
-	var ae *amqp.Error
-	if errors.As(err, &ae) && ae.Code == amqp.ResourceLocked {
-		return nil, nil
-	}
-	return nil, fmt.Errorf("declare %s: %w", topology.BroadcasterLeader, err)
 }
 
 func tick(ctx context.Context, pub *amqpx.Publisher, cat *catalog.Catalog, period time.Duration, log zerolog.Logger) error {

@@ -4,13 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/warren-mq/warren/shared/amqpx"
 	"github.com/warren-mq/warren/shared/topology"
 )
 
@@ -38,7 +38,7 @@ func masterID() string {
 func (m *master) awaitLeadership(ctx context.Context, conn *amqp.Connection, retry time.Duration) (*amqp.Channel, error) {
 	began := m.o.Now()
 	for attempt := 1; ; attempt++ {
-		ch, err := tryLeaderLock(conn)
+		ch, err := amqpx.TryLock(conn, topology.MasterLeader)
 		if err != nil || ch != nil {
 			return ch, err
 		}
@@ -53,25 +53,4 @@ func (m *master) awaitLeadership(ctx context.Context, conn *amqp.Connection, ret
 		case <-time.After(retry):
 		}
 	}
-}
-
-// tryLeaderLock declares topology.MasterLeader as an exclusive queue: the broker lets one connection hold it,
-// refuses to delete it for anyone else (the management API included), and deletes it when that connection
-// closes. That makes it a lock that its holder keeps exactly as long as its connection lives, and that a crashed
-// holder cannot keep. It returns the channel that took the lock, or nil when another master holds it.
-func tryLeaderLock(conn *amqp.Connection) (*amqp.Channel, error) {
-	ch, err := conn.Channel()
-	if err != nil {
-		return nil, fmt.Errorf("open leader lock channel: %w", err)
-	}
-	_, err = ch.QueueDeclare(topology.MasterLeader, false, true, true, false, nil)
-	if err == nil {
-		return ch, nil
-	}
-	_ = ch.Close()
-	var ae *amqp.Error
-	if errors.As(err, &ae) && ae.Code == amqp.ResourceLocked {
-		return nil, nil
-	}
-	return nil, fmt.Errorf("declare %s: %w", topology.MasterLeader, err)
 }
