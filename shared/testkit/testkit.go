@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 
 	"github.com/warren-mq/warren/shared/amqpx"
 	"github.com/warren-mq/warren/shared/config"
+	"github.com/warren-mq/warren/shared/event"
 	"github.com/warren-mq/warren/shared/topology"
 )
 
@@ -246,4 +248,67 @@ func User(t testing.TB, vhostURL, name string, perm topology.Permission) string 
 	mgmt(t, http.MethodPut, "/api/permissions/"+url.PathEscape(vhost)+"/"+user, string(perms))
 	u.User = url.UserPassword(user, pass)
 	return u.String()
+}
+
+// Results counts the results on warren.results by event id, consuming them as they arrive.
+type Results struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+// CountResults starts counting warren.results on its own channel of conn until the test ends.
+func CountResults(t testing.TB, conn *amqp.Connection) *Results {
+	t.Helper()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Close() })
+	if err := ch.Qos(1000, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := ch.Consume(topology.Results, "", true, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Results{counts: map[string]int{}}
+	go func() {
+		for d := range msgs {
+			var res event.Result
+			if json.Unmarshal(d.Body, &res) == nil {
+				r.mu.Lock()
+				r.counts[res.ID]++
+				r.mu.Unlock()
+			}
+		}
+	}()
+	return r
+}
+
+// Settle publishes a marker result behind everything already in warren.results and waits until it is counted:
+// every result published before it has been counted too.
+func (r *Results) Settle(t testing.TB, conn *amqp.Connection) {
+	t.Helper()
+	body, _ := json.Marshal(event.Result{ID: "settle-marker"})
+	Publish(t, conn, "", topology.Results, amqp.Publishing{ContentType: event.ContentJSON, Body: body})
+	Eventually(t, 30*time.Second, "the marker result", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.counts["settle-marker"] > 0
+	})
+}
+
+// Check returns how many of the ids prefix-0 .. prefix-(n-1) have no result and how many have more than one.
+func (r *Results) Check(prefix string, n int) (missing, dups int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := 0; i < n; i++ {
+		switch c := r.counts[fmt.Sprintf("%s-%d", prefix, i)]; {
+		case c == 0:
+			missing++
+		case c > 1:
+			dups++
+		}
+	}
+	return missing, dups
 }

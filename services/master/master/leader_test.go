@@ -204,7 +204,7 @@ func TestStandbyNeverActsAndLeadsWhenTheLockIsFree(t *testing.T) {
 	cfg := testConfig(t, url, "process", 1)
 	rt := newRuntime(t, cfg, owner())
 	st := watchStatus(t, conn)
-	rc := countResults(t, conn)
+	rc := testkit.CountResults(t, conn)
 	logs := newLogLines(t, "master")
 	log := zerolog.New(logs).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 	testkit.Go(t, func(ctx context.Context) error {
@@ -257,7 +257,7 @@ func TestStandbyNeverActsAndLeadsWhenTheLockIsFree(t *testing.T) {
 	lead := logs.await(t, 30*time.Second, "leading")
 	t.Logf("led %v after the lock was released (waited %v ms as a standby)", time.Since(released).Round(time.Millisecond), lead["waited"])
 	testkit.Eventually(t, 30*time.Second, "one worker", func() bool { return len(running(t, rt)) == 1 })
-	testkit.Eventually(t, 60*time.Second, "every result", func() bool { missing, _ := rc.check("s", n); return missing == 0 })
+	testkit.Eventually(t, 60*time.Second, "every result", func() bool { missing, _ := rc.Check("s", n); return missing == 0 })
 	testkit.Eventually(t, 30*time.Second, "a status from the leader", func() bool { return len(statusesFrom(st, id)) > 0 })
 	if got := depth(topology.FilterCount); got != 0 {
 		t.Errorf("count queue holds %d after the takeover, want it purged", got)

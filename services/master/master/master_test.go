@@ -95,7 +95,7 @@ func TestBurstScalesUpDrainsAndReturnsToMin(t *testing.T) {
 			cfg.Master.Docker.StopOnExit = true
 			rt := newRuntime(t, cfg, owner())
 			st := watchStatus(t, conn)
-			rc := countResults(t, conn)
+			rc := testkit.CountResults(t, conn)
 			startMaster(t, cfg, rt)
 			testkit.Eventually(t, 30*time.Second, "one consuming worker", func() bool {
 				s, ok := st.last()
@@ -132,7 +132,7 @@ func TestBurstScalesUpDrainsAndReturnsToMin(t *testing.T) {
 			peak := 0
 			testkit.Eventually(t, 120*time.Second, "every result", func() bool {
 				peak = max(peak, len(running(t, rt)))
-				missing, _ := rc.check("b", n)
+				missing, _ := rc.Check("b", n)
 				return missing == 0
 			})
 			t.Logf("all %d results after %v; peak %d workers", n, time.Since(start).Round(time.Millisecond), peak)
@@ -141,7 +141,7 @@ func TestBurstScalesUpDrainsAndReturnsToMin(t *testing.T) {
 				return ok && s.Current == 1 && s.Desired == 1 && len(running(t, rt)) == 1
 			})
 			t.Logf("back at min %v after the burst started", time.Since(start).Round(time.Millisecond))
-			if missing, dups := rc.check("b", n); missing != 0 || dups != 0 {
+			if missing, dups := rc.Check("b", n); missing != 0 || dups != 0 {
 				t.Fatalf("%d events without result, %d with more than one", missing, dups)
 			}
 		})
@@ -156,7 +156,7 @@ func TestKilledWorkerIsReplacedAndNothingLost(t *testing.T) {
 			cfg := testConfig(t, url, rtName, 2)
 			cfg.Master.Docker.StopOnExit = true
 			rt := newRuntime(t, cfg, owner())
-			rc := countResults(t, conn)
+			rc := testkit.CountResults(t, conn)
 			startMaster(t, cfg, rt)
 			testkit.Eventually(t, 30*time.Second, "two workers", func() bool { return len(running(t, rt)) == 2 })
 			time.Sleep(2 * time.Second) // let both connect and consume
@@ -191,10 +191,10 @@ func TestKilledWorkerIsReplacedAndNothingLost(t *testing.T) {
 			t.Logf("killed worker replaced after %v", time.Since(killed).Round(time.Millisecond))
 			<-done
 			testkit.Eventually(t, 60*time.Second, "every result", func() bool {
-				missing, _ := rc.check("k", n)
+				missing, _ := rc.Check("k", n)
 				return missing == 0
 			})
-			_, dups := rc.check("k", n)
+			_, dups := rc.Check("k", n)
 			t.Logf("%d events, 0 lost, %d redelivered after the kill", n, dups)
 		})
 	}
@@ -296,7 +296,7 @@ func TestIdlePoolGoesToZeroAndWakes(t *testing.T) {
 	cfg := testConfig(t, url, "process", 0)
 	rt := newRuntime(t, cfg, owner())
 	st := watchStatus(t, conn)
-	rc := countResults(t, conn)
+	rc := testkit.CountResults(t, conn)
 	startMaster(t, cfg, rt)
 	testkit.Eventually(t, 30*time.Second, "a first evaluation at zero workers", func() bool {
 		s, ok := st.last()
@@ -304,7 +304,7 @@ func TestIdlePoolGoesToZeroAndWakes(t *testing.T) {
 	})
 
 	burst(t, conn, "z", 500)
-	testkit.Eventually(t, 60*time.Second, "every result", func() bool { missing, _ := rc.check("z", 500); return missing == 0 })
+	testkit.Eventually(t, 60*time.Second, "every result", func() bool { missing, _ := rc.Check("z", 500); return missing == 0 })
 	testkit.Eventually(t, 90*time.Second, "the pool back at zero", func() bool {
 		s, ok := st.last()
 		return ok && s.Current == 0 && s.Desired == 0 && len(running(t, rt)) == 0
@@ -330,7 +330,7 @@ func TestIdlePoolGoesToZeroAndWakes(t *testing.T) {
 	woke := time.Now()
 	burst(t, conn, "w", 1)
 	testkit.Eventually(t, 60*time.Second, "the first event after idling answered", func() bool {
-		missing, _ := rc.check("w", 1)
+		missing, _ := rc.Check("w", 1)
 		return missing == 0
 	})
 	t.Logf("first event after idling answered %v after it was published", time.Since(woke).Round(time.Millisecond))
@@ -343,11 +343,11 @@ func TestRestartedMasterRestoresCapacity(t *testing.T) {
 	conn := testkit.Conn(t, url)
 	cfg := testConfig(t, url, "process", 1)
 	st := watchStatus(t, conn)
-	rc := countResults(t, conn)
+	rc := testkit.CountResults(t, conn)
 	stop := startMaster(t, cfg, newRuntime(t, cfg, owner()))
 	testkit.Eventually(t, 30*time.Second, "one worker", func() bool { s, ok := st.last(); return ok && s.Current == 1 })
 	burst(t, conn, "r", 1000)
-	testkit.Eventually(t, 60*time.Second, "every result", func() bool { missing, _ := rc.check("r", 1000); return missing == 0 })
+	testkit.Eventually(t, 60*time.Second, "every result", func() bool { missing, _ := rc.Check("r", 1000); return missing == 0 })
 	var learned event.PoolStatus
 	testkit.Eventually(t, 30*time.Second, "a learned capacity", func() bool {
 		s, ok := st.last()

@@ -61,7 +61,7 @@ func TestScaleDownWhileWorkersHoldDeliveries(t *testing.T) {
 	shutdown := func() { shutdownOnce.Do(m.shutdown) } // stops the process workers and closes the runtime
 	t.Cleanup(shutdown)
 	testkit.Go(t, func(ctx context.Context) error { return m.board.listen(ctx, conn, time.Now) })
-	results := tallyResults(t, conn)
+	results := testkit.CountResults(t, conn)
 	ctx := context.Background()
 
 	p.setDesired(3)
@@ -120,10 +120,10 @@ func TestScaleDownWhileWorkersHoldDeliveries(t *testing.T) {
 		}
 	}
 
-	testkit.Eventually(t, 2*time.Minute, "every event answered", func() bool { missing, _ := results.check("sd", n); return missing == 0 })
+	testkit.Eventually(t, 2*time.Minute, "every event answered", func() bool { missing, _ := results.Check("sd", n); return missing == 0 })
 	shutdown()
-	results.settle(t, conn)
-	if missing, dups := results.check("sd", n); missing != 0 || dups != 0 {
+	results.Settle(t, conn)
+	if missing, dups := results.Check("sd", n); missing != 0 || dups != 0 {
 		t.Fatalf("%d of %d events without a result, %d with more than one", missing, n, dups)
 	}
 }
@@ -165,63 +165,4 @@ func publishTexts(t *testing.T, conn *amqp.Connection, prefix string, n int) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// resultTally counts the results on warren.results by event id.
-type resultTally struct {
-	mu     sync.Mutex
-	counts map[string]int
-}
-
-func tallyResults(t *testing.T, conn *amqp.Connection) *resultTally {
-	t.Helper()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ch.Close() })
-	msgs, err := ch.Consume(topology.Results, "", true, false, false, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &resultTally{counts: map[string]int{}}
-	go func() {
-		for d := range msgs {
-			var res event.Result
-			if json.Unmarshal(d.Body, &res) == nil {
-				r.mu.Lock()
-				r.counts[res.ID]++
-				r.mu.Unlock()
-			}
-		}
-	}()
-	return r
-}
-
-// settle publishes a marker result behind everything already in warren.results and waits until it is counted:
-// every result published before it (the workers are stopped by then) has been counted too.
-func (r *resultTally) settle(t *testing.T, conn *amqp.Connection) {
-	t.Helper()
-	body, _ := json.Marshal(event.Result{ID: "settle-marker"})
-	testkit.Publish(t, conn, "", topology.Results, amqp.Publishing{ContentType: event.ContentJSON, Body: body})
-	testkit.Eventually(t, 30*time.Second, "the marker result", func() bool {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		return r.counts["settle-marker"] == 1
-	})
-}
-
-// check returns how many of prefix-0..n-1 have no result and how many have more than one.
-func (r *resultTally) check(prefix string, n int) (missing, dups int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for i := range n {
-		switch c := r.counts[fmt.Sprintf("%s-%d", prefix, i)]; {
-		case c == 0:
-			missing++
-		case c > 1:
-			dups++
-		}
-	}
-	return missing, dups
 }
