@@ -6,6 +6,7 @@ package insult
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -81,8 +82,10 @@ func (s *server) handle(ctx context.Context, d amqp.Delivery) error {
 	if d.ReplyTo != "" {
 		body, _ := json.Marshal(reply)
 		msg := amqp.Publishing{ContentType: event.ContentJSON, CorrelationId: d.CorrelationId, Timestamp: time.Now(), Body: body}
-		if err := s.pub.Publish(ctx, "", d.ReplyTo, msg); err != nil {
-			return fmt.Errorf("reply to %s: %w", d.ReplyTo, err)
+		// A reply whose caller's queue is gone fails permanently ("unroutable reply_to …"), so the request is
+		// dead-lettered with that reason rather than acked with its answer lost.
+		if err := s.pub.Reply(ctx, d.ReplyTo, msg); err != nil {
+			return err
 		}
 	}
 	return perr
@@ -112,7 +115,12 @@ func (s *server) do(ctx context.Context, req event.InsultRequest) (event.InsultR
 		if changed {
 			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
-			if err := s.cat.Append(actx, catalog.Entry{Op: req.Op, Insult: req.Insult}); err != nil {
+			err := s.cat.Append(actx, catalog.Entry{Op: req.Op, Insult: req.Insult})
+			if errors.Is(err, catalog.ErrFull) {
+				// A full catalogue is the caller's business, not a failure to retry: say so and keep the request.
+				return event.InsultReply{OK: false, Error: err.Error()}, nil
+			}
+			if err != nil {
 				return event.InsultReply{}, err
 			}
 		}

@@ -5,6 +5,8 @@ package insult_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/warren-mq/warren/services/insult/insult"
 	"github.com/warren-mq/warren/shared/amqpx"
+	"github.com/warren-mq/warren/shared/catalog"
 	"github.com/warren-mq/warren/shared/event"
 	"github.com/warren-mq/warren/shared/testkit"
 	"github.com/warren-mq/warren/shared/topology"
@@ -117,5 +120,42 @@ func TestTwoReplicasAgree(t *testing.T) {
 		if !slices.Equal(r.Insults, first) {
 			t.Fatalf("replicas disagree: %v vs %v", r.Insults, first)
 		}
+	}
+}
+
+// TestFullCatalogueIsRefused: once the catalogue reaches its size bound (catalog.MaxBytes, which keeps the
+// log's retention safe), adds are answered with an error saying so, and removes make room again.
+func TestFullCatalogueIsRefused(t *testing.T) {
+	url := testkit.Broker(t)
+	conn := testkit.Conn(t, url)
+	startReplica(t, url)
+	// The catalogue is filled straight through the log, as another replica would: through the RPC, every add
+	// would answer with the whole list.
+	filler := catalog.New(nil, testkit.Logger(t, "filler"), nil)
+	fconn := testkit.Conn(t, url)
+	testkit.Go(t, func(ctx context.Context) error { return filler.Follow(ctx, fconn) })
+	<-filler.Ready()
+	for i := 0; ; i++ {
+		// 200 characters of 4 bytes: the largest insult accepted, so that some 680 fill the catalogue.
+		p := fmt.Sprintf("big %05d ", i)
+		err := filler.Append(context.Background(), catalog.Entry{Op: catalog.OpAdd, Insult: p + strings.Repeat("😀", 200-len(p))})
+		if errors.Is(err, catalog.ErrFull) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := call(t, conn, `{"op":"add","insult":"`+strings.Repeat("😀", 200)+`"}`)
+	if r.OK || !strings.Contains(r.Error, catalog.ErrFull.Error()) {
+		t.Fatalf("add to a full catalogue: %+v", r)
+	}
+	list := call(t, conn, `{"op":"list"}`)
+	body, _ := json.Marshal(event.InsultRequest{Op: event.OpRemove, Insult: list.Insults[len(list.Insults)-1]})
+	if r := call(t, conn, string(body)); !r.OK || !*r.Changed {
+		t.Fatalf("remove from a full catalogue: %+v", r)
+	}
+	if r := call(t, conn, `{"op":"add","insult":"nincompoop"}`); !r.OK || !*r.Changed {
+		t.Fatalf("add after a remove made room: %+v", r)
 	}
 }
