@@ -32,23 +32,4 @@ else
   say "no Docker engine answers; the docker runtime will be reported as not measured"
 fi
 
-# The catalogue benchmark (what a long catalogue history costs a new worker: 10 000 changes and 500 catalogue
-# starts, then a new filter against fresh vhosts; about a minute and a half) appends a section of its own. It
-# runs with the full suite only: not when --only picks benchmarks, nor with WARREN_BENCH_CATALOG=0. It
-# honours --no-append.
-catalog=${WARREN_BENCH_CATALOG:-1}
-catalog_args=()
-for a in "$@"; do
-  case $a in
-    --only|--only=*) catalog=0 ;;
-    --no-append) catalog_args+=(--no-append) ;;
-  esac
-done
-if [[ $catalog != 0 ]]; then
-  go build -trimpath -o "$BIN/warren-bench-catalog" ./loadgen/bench/cmd/warren-bench-catalog
-  say "catalogue benchmark"
-  "$BIN/warren-bench-catalog" --bin "$BIN" --work out/bench "${catalog_args[@]}" ||
-    say "the catalogue benchmark failed; going on with the suite"
-fi
-
 exec "$BIN/warren-bench" --bin "$BIN" --work out/bench --image-tag "$TAG" "$@"

@@ -31,7 +31,7 @@ section, with the broker on that same machine; targets and whether each was met 
 
 `
 
-var all = []string{"stress", "speedup", "reaction", "overhead", "scaling"}
+var all = []string{"stress", "speedup", "reaction", "overhead", "scaling", "catalog"}
 
 func main() {
 	os.Exit(run())
@@ -134,14 +134,31 @@ func run() int {
 		r, err := bench.Scaling(ctx, env, scaling)
 		suite.Scaling, suite.ScalingErr = &r, err
 	}
+	// The catalogue benchmark reports in a section of its own, after the suite's.
+	var catalog *bench.CatalogResult
+	var catalogErr error
+	if want("catalog") {
+		began := time.Now()
+		r, err := bench.Catalog(ctx, env)
+		r.Machine, r.Took, catalogErr = suite.Machine, time.Since(began), err
+		if err == nil {
+			catalog = &r
+		}
+	}
 	suite.Took = time.Since(started)
 	if ctx.Err() != nil {
 		log.Warn().Msg("interrupted; nothing appended")
 		return 1
 	}
-	section := suite.Markdown()
+	var section string
+	if slices.ContainsFunc(only, func(b string) bool { return b != "catalog" }) {
+		section = suite.Markdown()
+	}
+	if catalog != nil {
+		section = strings.TrimPrefix(section+"\n"+catalog.Markdown(), "\n")
+	}
 	fmt.Print(section)
-	failed := errors.Join(suite.StressErr, suite.SpeedupErr, suite.ReactionErr, suite.OverheadErr, suite.ScalingErr)
+	failed := errors.Join(suite.StressErr, suite.SpeedupErr, suite.ReactionErr, suite.OverheadErr, suite.ScalingErr, catalogErr)
 	if failed != nil {
 		log.Error().Err(failed).Msg("benchmarks failed")
 	}
