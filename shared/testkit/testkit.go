@@ -312,3 +312,34 @@ func (r *Results) Check(prefix string, n int) (missing, dups int) {
 	}
 	return missing, dups
 }
+
+// PublishTexts publishes n text events with ids prefix-0 .. prefix-(n-1) to warren.filter as fast as confirms
+// allow (at most 500 unconfirmed), and returns once every one is confirmed.
+func PublishTexts(t testing.TB, conn *amqp.Connection, prefix string, n int) {
+	t.Helper()
+	pub, err := amqpx.NewPublisher(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	ctx := context.Background()
+	var pending []*amqp.DeferredConfirmation
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("%s-%d", prefix, i)
+		body, _ := json.Marshal(event.Text{ID: id, Text: "you idiot"})
+		dc, err := pub.PublishAsync(ctx, topology.FilterExchange, "", amqp.Publishing{ContentType: event.ContentJSON,
+			DeliveryMode: amqp.Persistent, MessageId: id, Body: body})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending = append(pending, dc)
+		if len(pending) == 500 || i == n-1 {
+			for _, dc := range pending {
+				if err := amqpx.Wait(ctx, dc, topology.FilterExchange, ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			pending = pending[:0]
+		}
+	}
+}

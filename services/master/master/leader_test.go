@@ -216,7 +216,7 @@ func TestStandbyNeverActsAndLeadsWhenTheLockIsFree(t *testing.T) {
 	}
 
 	const n = 200
-	burst(t, conn, "s", n)
+	testkit.PublishTexts(t, conn, "s", n)
 	ch, err := conn.Channel()
 	if err != nil {
 		t.Fatal(err)

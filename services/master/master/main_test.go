@@ -3,7 +3,6 @@
 package master_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -112,34 +111,4 @@ func (s *statuses) last() (event.PoolStatus, bool) {
 		return event.PoolStatus{}, false
 	}
 	return l[len(l)-1], true
-}
-
-// burst publishes n text events with ids prefix-0..n-1 as fast as confirms allow.
-func burst(t *testing.T, conn *amqp.Connection, prefix string, n int) {
-	t.Helper()
-	pub, err := amqpx.NewPublisher(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	ctx := context.Background()
-	var pending []*amqp.DeferredConfirmation
-	for i := 0; i < n; i++ {
-		id := fmt.Sprintf("%s-%d", prefix, i)
-		body, _ := json.Marshal(event.Text{ID: id, Text: "you idiot"})
-		dc, err := pub.PublishAsync(ctx, topology.FilterExchange, "", amqp.Publishing{ContentType: "application/json",
-			DeliveryMode: amqp.Persistent, MessageId: id, Body: body})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pending = append(pending, dc)
-		if len(pending) == 500 || i == n-1 {
-			for _, dc := range pending {
-				if err := amqpx.Wait(ctx, dc, topology.FilterExchange, ""); err != nil {
-					t.Fatal(err)
-				}
-			}
-			pending = pending[:0]
-		}
-	}
 }

@@ -105,7 +105,7 @@ func TestBurstScalesUpDrainsAndReturnsToMin(t *testing.T) {
 			before := len(st.snapshot())
 			const n = 20000
 			start := time.Now()
-			burst(t, conn, "b", n)
+			testkit.PublishTexts(t, conn, "b", n)
 			t.Logf("published %d events in %v", n, time.Since(start).Round(time.Millisecond))
 
 			testkit.Eventually(t, 10*time.Second, "a scale-up decision", func() bool {
@@ -163,7 +163,7 @@ func TestKilledWorkerIsReplacedAndNothingLost(t *testing.T) {
 
 			const n = 4000
 			done := make(chan struct{})
-			go func() { defer close(done); burst(t, conn, "k", n) }()
+			go func() { defer close(done); testkit.PublishTexts(t, conn, "k", n) }()
 			time.Sleep(500 * time.Millisecond)
 			victim := running(t, rt)[0]
 			killed := time.Now()
@@ -303,7 +303,7 @@ func TestIdlePoolGoesToZeroAndWakes(t *testing.T) {
 		return ok && s.Current == 0 && s.Desired == 0
 	})
 
-	burst(t, conn, "z", 500)
+	testkit.PublishTexts(t, conn, "z", 500)
 	testkit.Eventually(t, 60*time.Second, "every result", func() bool { missing, _ := rc.Check("z", 500); return missing == 0 })
 	testkit.Eventually(t, 90*time.Second, "the pool back at zero", func() bool {
 		s, ok := st.last()
@@ -328,7 +328,7 @@ func TestIdlePoolGoesToZeroAndWakes(t *testing.T) {
 	t.Logf("zero workers %d evaluations after the last busy one (window %d)", firstZero-lastBusy, window)
 
 	woke := time.Now()
-	burst(t, conn, "w", 1)
+	testkit.PublishTexts(t, conn, "w", 1)
 	testkit.Eventually(t, 60*time.Second, "the first event after idling answered", func() bool {
 		missing, _ := rc.Check("w", 1)
 		return missing == 0
@@ -346,7 +346,7 @@ func TestRestartedMasterRestoresCapacity(t *testing.T) {
 	rc := testkit.CountResults(t, conn)
 	stop := startMaster(t, cfg, newRuntime(t, cfg, owner()))
 	testkit.Eventually(t, 30*time.Second, "one worker", func() bool { s, ok := st.last(); return ok && s.Current == 1 })
-	burst(t, conn, "r", 1000)
+	testkit.PublishTexts(t, conn, "r", 1000)
 	testkit.Eventually(t, 60*time.Second, "every result", func() bool { missing, _ := rc.Check("r", 1000); return missing == 0 })
 	var learned event.PoolStatus
 	testkit.Eventually(t, 30*time.Second, "a learned capacity", func() bool {

@@ -4,8 +4,6 @@ package master
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,14 +12,9 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
 	"github.com/warren-mq/warren/services/master/runtime"
-	"github.com/warren-mq/warren/shared/amqpx"
 	"github.com/warren-mq/warren/shared/config"
-	"github.com/warren-mq/warren/shared/event"
 	"github.com/warren-mq/warren/shared/testkit"
-	"github.com/warren-mq/warren/shared/topology"
 )
 
 // TestScaleDownWhileWorkersHoldDeliveries lowers a pool's desired size from 3 to 1 while every worker holds a
@@ -80,7 +73,7 @@ func TestScaleDownWhileWorkersHoldDeliveries(t *testing.T) {
 	})
 
 	const n = 600
-	publishTexts(t, conn, "sd", n)
+	testkit.PublishTexts(t, conn, "sd", n)
 	testkit.Eventually(t, 30*time.Second, "every worker holding prefetched deliveries", func() bool {
 		for _, w := range ws {
 			if s := m.board.latest(w.Name); s.Held <= s.InFlight {
@@ -138,31 +131,4 @@ func buildFilter(t *testing.T) string {
 		t.Fatalf("build the filter worker: %v\n%s", err, out)
 	}
 	return dir
-}
-
-// publishTexts publishes n text events with ids prefix-0..n-1, confirmed.
-func publishTexts(t *testing.T, conn *amqp.Connection, prefix string, n int) {
-	t.Helper()
-	pub, err := amqpx.NewPublisher(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	ctx := context.Background()
-	pending := make([]*amqp.DeferredConfirmation, 0, n)
-	for i := range n {
-		id := fmt.Sprintf("%s-%d", prefix, i)
-		body, _ := json.Marshal(event.Text{ID: id, Text: "you idiot"})
-		dc, err := pub.PublishAsync(ctx, topology.FilterExchange, "", amqp.Publishing{ContentType: event.ContentJSON,
-			DeliveryMode: amqp.Persistent, MessageId: id, Body: body})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pending = append(pending, dc)
-	}
-	for _, dc := range pending {
-		if err := amqpx.Wait(ctx, dc, topology.FilterExchange, ""); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
