@@ -42,7 +42,7 @@ run: broker build ## Run the whole system as local processes with a demo (Ctrl-C
 	@bash scripts/run-demo.sh
 
 .PHONY: test
-test: broker lint test-images ## Run all tests: unit and integration, against the real broker and Docker engine.
+test: broker lint test-images test-tools ## Run all tests: unit and integration, against the real broker and Docker engine.
 	$(GO) test -tags integration -race -count=1 -timeout 20m ./...
 	@echo "chaos (short form): restarts the shared broker, so it runs alone, after the rest"
 	$(GO) test -tags chaos -count=1 -timeout 10m -v -run TestChaos ./chaos/ 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|chaos_test.go|published'
@@ -52,6 +52,10 @@ test-images: ## Build the images the tests share (workers, broker) once, before 
 	@if docker version >/dev/null 2>&1; then \
 		bash compose/build-images.sh && bash compose/rabbitmq-image.sh; \
 	else echo "test-images: no Docker engine answers; the tests that need one will say so"; fi
+
+.PHONY: test-tools
+test-tools: ## Install Debian's prometheus and chromium where missing (the metrics and browser tests use them).
+	@bash scripts/test-tools.sh
 
 .PHONY: chaos
 chaos: broker ## Long chaos test (>= 5 min, >= 20 kills, a full broker stop and start); prints its report.

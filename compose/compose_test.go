@@ -30,6 +30,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/warren-mq/warren/shared/event"
+	"github.com/warren-mq/warren/shared/testkit"
 	"github.com/warren-mq/warren/shared/topology"
 )
 
@@ -84,7 +85,7 @@ func TestComposeStack(t *testing.T) {
 	env := append(os.Environ(),
 		"COMPOSE_PROJECT_NAME="+project,
 		// Empty: the engine picks free host ports, still bound to 127.0.0.1 only.
-		"WARREN_STACK_AMQP_PORT=", "WARREN_STACK_MANAGEMENT_PORT=",
+		"WARREN_STACK_AMQP_PORT=", "WARREN_STACK_MANAGEMENT_PORT=", "WARREN_STACK_STATUS_PORT=",
 		"WARREN_MASTER_CONFIG="+cfg,
 	)
 	// The locally built broker image unless the caller chose another one (e.g. the official image, where it
@@ -139,12 +140,48 @@ func TestComposeStack(t *testing.T) {
 		t.Errorf("the master never ran more than %d filter container(s) for a burst of %d", peak, burst)
 	}
 	_ = conn.Close()
+	waitHealthy(t, cli, project, "rabbitmq", "insult", "master")
+	statusPort := strings.TrimSpace(run(t, env, time.Minute, "bash", "stack.sh", "compose", "port", "master", "8080"))
+	for _, path := range []string{"/readyz", "/metrics", "/"} {
+		if err := get("http://" + statusPort + path); err != nil {
+			t.Errorf("the stack's master on its published status port: %v", err)
+		}
+	}
 
 	began = time.Now()
 	run(t, env, 3*time.Minute, "bash", "stack.sh", "down")
 	downDone = true
 	t.Logf("stack down in %v", time.Since(began).Round(time.Second))
 	assertNothingLeft(t, cli, project, owner)
+}
+
+// waitHealthy waits until the named compose services of project report healthy through their health checks.
+func waitHealthy(t *testing.T, cli *client.Client, project string, services ...string) {
+	t.Helper()
+	status := map[string]string{}
+	testkit.Eventually(t, 90*time.Second, "every service healthy", func() bool {
+		list, err := cli.ContainerList(context.Background(), container.ListOptions{All: true,
+			Filters: filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+project))})
+		if err != nil {
+			t.Logf("list: %v", err)
+			return false
+		}
+		for _, c := range list {
+			ins, err := cli.ContainerInspect(context.Background(), c.ID)
+			if err != nil || ins.State == nil || ins.State.Health == nil {
+				status[c.Labels["com.docker.compose.service"]] = "no health check"
+				continue
+			}
+			status[c.Labels["com.docker.compose.service"]] = ins.State.Health.Status
+		}
+		for _, s := range services {
+			if status[s] != "healthy" {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("compose services healthy: %v", status)
 }
 
 // dockerClient returns a client for the engine, skipping when there is none (failing under CI).

@@ -38,7 +38,9 @@ start insult "$BIN/warren-insult" --log-level info
 # Workers are slowed on purpose (10 ms of simulated work, 5 at a time: about 500 texts/s each) so that the
 # demo burst needs several of them; the master learns that capacity from their reports.
 WARREN_FILTER_WORK_DELAY=${WARREN_FILTER_WORK_DELAY:-10ms} WARREN_FILTER_CONCURRENCY=${WARREN_FILTER_CONCURRENCY:-5} \
-  start master "$BIN/warren-master" --set master.bin="$BIN" --set master.log_dir="$LOGS"
+  start master "$BIN/warren-master" --set master.bin="$BIN" --set master.log_dir="$LOGS" \
+  --set master.status_addr="${WARREN_MASTER_STATUS_ADDR:-127.0.0.1:8080}"
+say "dashboard: http://${WARREN_MASTER_STATUS_ADDR:-127.0.0.1:8080}/ (metrics on /metrics)"
 start subscriber "$BIN/warren" subscribe
 sleep 3
 

@@ -17,6 +17,9 @@ const (
 	TargetReactionDocker  = 6 * time.Second
 	// TargetMasterCores bounds the master's CPU at 20 000 events/s offered.
 	TargetMasterCores = 0.05
+	// TargetObservabilityCores bounds what the status server, metrics and dashboard add to the master's CPU at
+	// 20 000 events/s offered, scraped every second with the dashboard open.
+	TargetObservabilityCores = 0.01
 )
 
 // Suite is one run of the benchmark suite. A benchmark that failed has its error set instead of its result.
@@ -97,6 +100,11 @@ func (s Suite) Markdown() string {
 		fmt.Fprintf(&b, "| master CPU, %s ev/s offered (%s achieved) | **%.2f %%** of a core, RSS %.1f MiB | < %.0f %% | %s |\n",
 			num(o.Offered), num(o.Sent), 100*o.MasterCores, float64(o.MasterRSS)/(1<<20), 100*TargetMasterCores,
 			verdict(o.MasterCores < TargetMasterCores))
+		if ob := o.Observed; ob != nil {
+			fmt.Fprintf(&b, "| metrics + dashboard on the master (scraped every 1 s, dashboard open) | **+%.2f %%** of a core (%.2f %% in all), RSS %.1f MiB | < +%.0f %% | %s |\n",
+				100*o.ObservabilityCores(), 100*ob.MasterCores, float64(ob.MasterRSS)/(1<<20), 100*TargetObservabilityCores,
+				verdict(o.ObservabilityCores() < TargetObservabilityCores))
+		}
 	} else if s.OverheadErr != nil {
 		fmt.Fprintf(&b, "| master overhead | failed: %v | < %.0f %% | — |\n", s.OverheadErr, 100*TargetMasterCores)
 	}
@@ -228,6 +236,14 @@ func (s Suite) overhead(b *strings.Builder) {
 		"%d evaluations in the window; for scale, the broker used %.2f cores and the harness %.2f.\n\n",
 		num(o.Offered), secs(o.Duration), secs(o.Window), secs(o.Settle), num(o.Sent), num(o.Lambda), num(o.Results), o.PeakWorkers, 100*o.MasterCores,
 		float64(o.MasterRSS)/(1<<20), o.Evaluations, o.BrokerCores, o.HarnessCores)
+	if ob := o.Observed; ob != nil {
+		fmt.Fprintf(b, "The same run again with `master.status_addr` set, `/metrics` and `/sd/workers` fetched every second "+
+			"(as Prometheus would) and one dashboard following `/api/events`: %d scrapes and %d dashboard events "+
+			"received. Achieved %s events/s published, results %s/s with up to %d workers. Master: %.2f %% of one core "+
+			"(%+.2f %% against the run without), RSS %.1f MiB; the broker used %.2f cores and the harness %.2f.\n\n",
+			ob.Scrapes, ob.DashboardEvents, num(ob.Sent), num(ob.Results), ob.PeakWorkers, 100*ob.MasterCores,
+			100*o.ObservabilityCores(), float64(ob.MasterRSS)/(1<<20), ob.BrokerCores, ob.HarnessCores)
+	}
 }
 
 func verdict(ok bool) string {

@@ -38,6 +38,8 @@ type masterSpec struct {
 	// written into the file as they are, as YAML: a text key whose value looks like a number is quoted by the
 	// caller, as configs/warren.yaml quotes a fixed capacity.
 	Pool map[string]string
+	// StatusAddr, when set, is the master's master.status_addr (dashboard, /metrics).
+	StatusAddr string
 }
 
 // master is a running master and what it needs cleaned up.
@@ -74,6 +76,7 @@ master:
   runtime: %s
   bin: %q
   log_dir: %q
+  status_addr: %q
   docker:
     network: host
     image_tag: %q
@@ -85,7 +88,7 @@ master:
       env: %s
 %s    broadcaster:
       min: 0
-`, url, s.Runtime, e.Bin, filepath.Join(e.Work, "workers-"+name), tag, url, owner, env, poolKeys(s.Pool))
+`, url, s.Runtime, e.Bin, filepath.Join(e.Work, "workers-"+name), s.StatusAddr, tag, url, owner, env, poolKeys(s.Pool))
 	path := filepath.Join(e.Work, "master-"+name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		return nil, fmt.Errorf("write master configuration: %w", err)

@@ -1,9 +1,14 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -33,13 +38,44 @@ type OverheadResult struct {
 	PeakWorkers int
 	// Evaluations counts the statuses the master published during the window.
 	Evaluations int
+	// Observed is the same run again with the master's status server on (master.status_addr), Prometheus'
+	// view of it simulated by a scrape of /metrics and /sd/workers every second, and the dashboard open (one
+	// client following /api/events); nil when it was not measured. Its MasterCores minus this run's is what
+	// metrics and dashboard cost.
+	Observed *OverheadResult `json:",omitempty"`
+	// Scrapes and DashboardEvents count what the observers received during an observed run.
+	Scrapes, DashboardEvents int
+}
+
+// ObservabilityCores is what the status server, metrics and dashboard added to the master's CPU, in cores.
+func (r OverheadResult) ObservabilityCores() float64 {
+	if r.Observed == nil {
+		return 0
+	}
+	return r.Observed.MasterCores - r.MasterCores
 }
 
 // Overhead offers 20 000 events/s to warren.filter for 30 s with a master (process runtime, default pool
 // settings) scaling the filter pool, and reads the master's CPU and memory from /proc. The master's cost is
 // in counting arrivals (one purge of the count queue per interval), probing the work queue, reading worker
 // reports and reconciling; none of it grows per event, which is what this checks.
+//
+// It runs twice: once with no status server, once with the status server on and observed as Prometheus and an
+// open dashboard would, so the difference is what observability costs.
 func Overhead(ctx context.Context, env *Env) (OverheadResult, error) {
+	res, err := overheadRun(ctx, env, false)
+	if err != nil {
+		return res, err
+	}
+	observed, err := overheadRun(ctx, env, true)
+	if err != nil {
+		return res, fmt.Errorf("observed: %w", err)
+	}
+	res.Observed = &observed
+	return res, nil
+}
+
+func overheadRun(ctx context.Context, env *Env, observe bool) (OverheadResult, error) {
 	const publishers = 4
 	duration, settle := env.d(30*time.Second), env.d(5*time.Second)
 	res := OverheadResult{Offered: 20000, Duration: duration, Settle: settle}
@@ -50,9 +86,24 @@ func Overhead(ctx context.Context, env *Env) (OverheadResult, error) {
 			return err
 		}
 		defer st.close()
-		m, err := env.startMaster(url, masterSpec{Runtime: "process", WorkerEnv: []string{"WARREN_LOG_LEVEL=warn"}})
+		spec := masterSpec{Runtime: "process", WorkerEnv: []string{"WARREN_LOG_LEVEL=warn"}}
+		if observe {
+			if spec.StatusAddr, err = freeAddr(); err != nil {
+				return err
+			}
+			spec.Name = "process-observed"
+		}
+		m, err := env.startMaster(url, spec)
 		if err != nil {
 			return err
+		}
+		if observe {
+			octx, ostop := context.WithCancel(ctx)
+			obs := startObservers(octx, spec.StatusAddr)
+			defer func() {
+				ostop()
+				res.Scrapes, res.DashboardEvents = obs.wait()
+			}()
 		}
 		defer func() {
 			if err := m.stop(context.WithoutCancel(ctx)); err != nil {
@@ -138,4 +189,100 @@ func Overhead(ctx context.Context, env *Env) (OverheadResult, error) {
 		return res, fmt.Errorf("master overhead: %w", err)
 	}
 	return res, nil
+}
+
+// observers stand in for Prometheus and an open dashboard during an observed overhead run.
+type observers struct {
+	done            chan struct{}
+	scrapes, events int
+}
+
+// startObservers scrapes the master's /metrics and /sd/workers every second and follows its dashboard's event
+// stream, until ctx ends.
+func startObservers(ctx context.Context, addr string) *observers {
+	o := &observers{done: make(chan struct{})}
+	base := "http://" + addr
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			for _, path := range []string{"/metrics", "/sd/workers"} {
+				if httpGet(ctx, base+path) == nil && path == "/metrics" {
+					o.scrapes++
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			o.events += followEvents(ctx, base+"/api/events")
+			pattern.Sleep(ctx, time.Second)
+		}
+	}()
+	go func() { wg.Wait(); close(o.done) }()
+	return o
+}
+
+// wait returns the successful scrapes and the dashboard events received, once the observers stopped.
+func (o *observers) wait() (scrapes, events int) {
+	<-o.done
+	return o.scrapes, o.events
+}
+
+func httpGet(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+// followEvents reads a server-sent event stream until it ends, returning how many events it carried.
+func followEvents(ctx context.Context, url string) int {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	n := 0
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "data:") {
+			n++
+		}
+	}
+	return n
+}
+
+// freeAddr returns a loopback address whose port was free a moment ago.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }

@@ -31,6 +31,15 @@ type Options struct {
 	Heartbeat    time.Duration
 	ReconnectMax time.Duration
 	TLS          *tls.Config
+	// OnState, when set, is told of every connection (true, nil) and every failed dial or lost connection
+	// (false, the error); see OnConnectionState.
+	OnState func(connected bool, err error)
+}
+
+func (o Options) state(connected bool, err error) {
+	if o.OnState != nil {
+		o.OnState(connected, err)
+	}
 }
 
 // ErrFatal marks dial errors that redialling cannot fix: wrong credentials, no access to the vhost.
@@ -125,6 +134,7 @@ func Run(ctx context.Context, o Options, log zerolog.Logger, session Session) er
 			if ctx.Err() != nil {
 				return nil
 			}
+			o.state(false, err)
 			log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", backoff).Msg("broker unreachable")
 			if !wait() {
 				return nil
@@ -136,10 +146,12 @@ func Run(ctx context.Context, o Options, log zerolog.Logger, session Session) er
 		}
 		attempt = 0
 		began := time.Now()
+		o.state(true, nil)
 		err = runSession(ctx, conn, session)
 		if ctx.Err() != nil {
 			return nil
 		}
+		o.state(false, err)
 		if errors.Is(err, ErrFatal) {
 			return err
 		}
@@ -201,15 +213,28 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// ServeOption adjusts how Serve connects.
+type ServeOption func(*Options)
+
+// OnConnectionState has Serve call f whenever the connection comes up (true, nil), a dial fails or the
+// connection is lost (false, the error), so that a service can say whether it is connected and why not.
+// f runs on Serve's goroutine and must not block.
+func OnConnectionState(f func(connected bool, err error)) ServeOption {
+	return func(o *Options) { o.OnState = f }
+}
+
 // ServiceSession is the work a service does on one live connection, with a confirming publisher ready.
 type ServiceSession func(ctx context.Context, conn *amqp.Connection, pub *Publisher) error
 
 // Serve is Run for Warren's services: on every (re)connection it declares the topology, opens a confirming
 // publisher and runs session, so that a broker restart, or a broker wiped clean, leads back to the same state.
-func Serve(ctx context.Context, c config.AMQP, name string, log zerolog.Logger, session ServiceSession) error {
+func Serve(ctx context.Context, c config.AMQP, name string, log zerolog.Logger, session ServiceSession, options ...ServeOption) error {
 	opts, err := FromConfig(c, name)
 	if err != nil {
 		return err
+	}
+	for _, o := range options {
+		o(&opts)
 	}
 	return Run(ctx, opts, log, func(ctx context.Context, conn *amqp.Connection) error {
 		if err := DeclareTopology(conn, topology.Options{DeliveryLimit: c.DeliveryLimit}); err != nil {

@@ -54,6 +54,9 @@ type Consumer struct {
 	// Hold, if set, is told of every delivery the consumer takes (+1) and settles by ack, nack or dead-letter
 	// (−1), so the worker can report what it holds: prefetched deliveries waiting for a free handler included.
 	Hold func(delta int)
+	// OnDeadLetter, if set, is called with the reason of every delivery dead-lettered, once warren.dlx has
+	// confirmed it (a dead letter that failed to publish is requeued, not counted).
+	OnDeadLetter func(reason error)
 }
 
 // Run consumes until ctx ends or the channel closes. On ctx's end it cancels the consumer (basic.cancel), lets
@@ -176,6 +179,8 @@ func (c *Consumer) call(ctx context.Context, d amqp.Delivery) (err error) {
 	return c.Handler(ctx, d)
 }
 
+// deadLetter publishes d to warren.dlx with every header it came with (trace context included, so the trace
+// shows where the event ended) and Warren's reason headers, then acks it.
 func (c *Consumer) deadLetter(ctx context.Context, d amqp.Delivery, cause error, attempts int, pub *Publisher) {
 	headers := amqp.Table{}
 	for k, v := range d.Headers {
@@ -201,4 +206,7 @@ func (c *Consumer) deadLetter(ctx context.Context, d amqp.Delivery, cause error,
 	c.Log.Warn().Str("queue", c.Queue).Str("reason", cause.Error()).Int("attempts", attempts).
 		Str("message_id", d.MessageId).Msg("dead-lettered")
 	_ = d.Ack(false)
+	if c.OnDeadLetter != nil {
+		c.OnDeadLetter(cause)
+	}
 }

@@ -19,12 +19,22 @@ import (
 	"github.com/warren-mq/warren/shared/logging"
 )
 
-// healthcheck asks this worker's /healthz (for Docker's HEALTHCHECK in images without a shell): exit 0 when
-// healthy, 1 with one line saying why not.
+// healthcheck asks this service's /readyz (for Docker's HEALTHCHECK in images without a shell): exit 0 when
+// ready, 1 with one line saying why not. A worker is asked over its abstract socket (named after
+// WARREN_WORKER_NAME), any service over TCP with --addr: a worker's health.addr, the master's
+// master.status_addr (`warren-master healthcheck --addr 127.0.0.1:8080`).
 func healthcheck(service string, args []string) int {
 	fs := pflag.NewFlagSet(service+" healthcheck", pflag.ContinueOnError)
-	addr := fs.String("addr", "", "ask over TCP at this address instead of the worker's socket")
+	addr := fs.String("addr", "", "ask /readyz over TCP at this host:port (a worker's health.addr, the master's "+
+		"master.status_addr) instead of the worker's socket")
+	fs.Usage = func() {
+		fmt.Fprintf(os.Stderr, "usage: %s healthcheck [--addr host:port]\n\nExits 0 when the service is ready (its /readyz "+
+			"answers 200), else 1 with why.\n\n%s", service, fs.FlagUsages())
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
 		fmt.Fprintf(os.Stderr, "%s healthcheck: %v\n", service, err)
 		return 2
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"sort"
 	"strconv"
@@ -28,10 +29,11 @@ type Config struct {
 	Health      Health      `mapstructure:"health"`
 }
 
-// Health configures a worker's /healthz endpoint.
+// Health configures a service's health and metrics endpoints (/healthz, /readyz, /metrics).
 type Health struct {
-	// Addr, when set, serves /healthz on this TCP address too (it is always served on the worker's own
-	// abstract unix socket, which the healthcheck subcommand uses).
+	// Addr, when set, serves them on this TCP address too (they are always served on the service's own abstract
+	// unix socket, which the healthcheck subcommand uses); port 0 picks a free port, which workers report to
+	// the master. An address that cannot be listened on stops the service at start.
 	Addr string `mapstructure:"addr"`
 }
 
@@ -161,6 +163,9 @@ var (
 	StatsEveryEnv = EnvName("filter.stats_every")
 	// ShutdownGraceEnv sets how long a stopping worker lets what it holds finish; the pool's grace must exceed it.
 	ShutdownGraceEnv = EnvName("amqp.shutdown_grace")
+	// HealthAddrEnv sets where a worker serves /healthz, /readyz and /metrics over TCP; the master gives its
+	// workers a free port (port 0), which they report (event.WorkerStats.MetricsAddr) for Prometheus to find.
+	HealthAddrEnv = EnvName("health.addr")
 )
 
 // EnvValue returns the value p.Env assigns to name; the last assignment wins, as it does for a started process.
@@ -186,7 +191,8 @@ func (c Config) WorkerShutdownGrace(pool string) time.Duration {
 }
 
 // WorkerEnv is what the master adds to the environment of the workers it starts for pool: the stats interval
-// and shutdown grace it judges them by, unless the pool's env already sets them.
+// and shutdown grace it judges them by, and a health address on a free port (see WorkerHealthAddr), unless the
+// pool's env already sets them.
 func (c Config) WorkerEnv(pool string) []string {
 	p := c.Master.Pools[pool]
 	var env []string
@@ -196,7 +202,21 @@ func (c Config) WorkerEnv(pool string) []string {
 	if _, ok := p.EnvValue(ShutdownGraceEnv); !ok {
 		env = append(env, ShutdownGraceEnv+"="+c.AMQP.ShutdownGrace.String())
 	}
+	if _, ok := p.EnvValue(HealthAddrEnv); !ok {
+		env = append(env, HealthAddrEnv+"="+c.WorkerHealthAddr())
+	}
 	return env
+}
+
+// WorkerHealthAddr is the health address the master gives its workers: a free port (0, which each worker
+// resolves and reports) on loopback when they share the master's host network (the process runtime, or docker
+// with network host), so that nothing outside the host reaches them; else on every interface of the worker's
+// own container, where Prometheus on the container network reaches it.
+func (c Config) WorkerHealthAddr() string {
+	if c.Master.Runtime == "process" || (c.Master.Runtime == "docker" && c.Master.Docker.Network == "host") {
+		return "127.0.0.1:0"
+	}
+	return ":0"
 }
 
 // envDuration is the duration p.Env assigns to name, or fallback when it assigns none (or one that Validate
@@ -461,6 +481,22 @@ func EnvName(key string) string {
 // Runtimes the master knows.
 var Runtimes = []string{"process", "docker", "swarm"}
 
+// checkListenAddr accepts an empty address (nothing served) or host:port with a port from 0 (any free port)
+// to 65535; whether it can be listened on is known only when the service listens.
+func checkListenAddr(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (e.g. 127.0.0.1:8080, or :8080 for every interface)", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: port %q is not a number from 0 to 65535", addr, port)
+	}
+	return nil
+}
+
 // Validate checks every value and names the first offending key.
 func (c Config) Validate() error {
 	var errs []error
@@ -477,6 +513,11 @@ func (c Config) Validate() error {
 	}
 	if (c.AMQP.TLS.CertFile == "") != (c.AMQP.TLS.KeyFile == "") {
 		bad("amqp.tls.cert_file", "cert_file and key_file go together")
+	}
+	for key, addr := range map[string]string{"health.addr": c.Health.Addr, "master.status_addr": c.Master.StatusAddr} {
+		if err := checkListenAddr(addr); err != nil {
+			bad(key, "%v", err)
+		}
 	}
 	if c.AMQP.Prefetch <= 0 || c.AMQP.Prefetch > 65535 {
 		bad("amqp.prefetch", "must be between 1 and 65535, got %d", c.AMQP.Prefetch)

@@ -114,11 +114,54 @@ func TestWorkerSettings(t *testing.T) {
 	if got := c.WorkerShutdownGrace("filter"); got != 4*time.Second {
 		t.Errorf("filter shutdown grace %v, want amqp.shutdown_grace 4s", got)
 	}
-	if got, want := c.WorkerEnv("filter"), []string{ShutdownGraceEnv + "=4s"}; !slices.Equal(got, want) {
+	if got, want := c.WorkerEnv("filter"), []string{ShutdownGraceEnv + "=4s", HealthAddrEnv + "=127.0.0.1:0"}; !slices.Equal(got, want) {
 		t.Errorf("filter worker env %v, want %v (its env sets the stats interval)", got, want)
 	}
-	if got, want := c.WorkerEnv("broadcaster"), []string{StatsEveryEnv + "=2s", ShutdownGraceEnv + "=4s"}; !slices.Equal(got, want) {
+	if got, want := c.WorkerEnv("broadcaster"), []string{StatsEveryEnv + "=2s", ShutdownGraceEnv + "=4s", HealthAddrEnv + "=127.0.0.1:0"}; !slices.Equal(got, want) {
 		t.Errorf("broadcaster worker env %v, want %v", got, want)
+	}
+}
+
+// TestWorkerHealthAddr: workers on the master's host network listen on loopback, workers in containers of
+// their own on every interface; a pool's env that sets the address wins.
+func TestWorkerHealthAddr(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, tc := range []struct {
+		sets []string
+		want string
+	}{
+		{nil, HealthAddrEnv + "=127.0.0.1:0"},
+		{[]string{"master.runtime=docker"}, HealthAddrEnv + "=:0"},
+		{[]string{"master.runtime=docker", "master.docker.network=host"}, HealthAddrEnv + "=127.0.0.1:0"},
+		{[]string{"master.runtime=swarm"}, HealthAddrEnv + "=:0"},
+		{[]string{"master.runtime=docker", "master.pools.filter.env=" + HealthAddrEnv + "=0.0.0.0:9100"}, ""},
+	} {
+		c, err := Load(Flags{Sets: tc.sets})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		for _, kv := range c.WorkerEnv("filter") {
+			if strings.HasPrefix(kv, HealthAddrEnv+"=") {
+				got = kv
+			}
+		}
+		if got != tc.want {
+			t.Errorf("%v: %q, want %q", tc.sets, got, tc.want)
+		}
+	}
+}
+
+// TestHealthAddrFromEnv: WARREN_HEALTH_ADDR, which the master sets for its workers, is health.addr.
+func TestHealthAddrFromEnv(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv(HealthAddrEnv, "127.0.0.1:0")
+	c, err := Load(Flags{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if HealthAddrEnv != "WARREN_HEALTH_ADDR" || c.Health.Addr != "127.0.0.1:0" {
+		t.Fatalf("%s=127.0.0.1:0 gave health.addr %q", HealthAddrEnv, c.Health.Addr)
 	}
 }
 
@@ -171,5 +214,30 @@ func TestEveryErrorAtOnce(t *testing.T) {
 		if strings.HasPrefix(l, "config: amqp.prefetch: must be") {
 			t.Errorf("a key that failed to decode is also reported as invalid: %q", l)
 		}
+	}
+}
+
+func TestListenAddresses(t *testing.T) {
+	for _, tc := range []struct {
+		key, addr, want string
+	}{
+		{"master.status_addr", "127.0.0.1:8080", ""},
+		{"master.status_addr", ":8080", ""},
+		{"master.status_addr", "[::1]:0", ""},
+		{"master.status_addr", "8080", `config: master.status_addr: "8080" is not host:port`},
+		{"master.status_addr", "localhost", `config: master.status_addr: "localhost" is not host:port`},
+		{"master.status_addr", "127.0.0.1:99999", `config: master.status_addr: "127.0.0.1:99999": port "99999" is not a number`},
+		{"health.addr", "127.0.0.1:http", `config: health.addr: "127.0.0.1:http": port "http" is not a number`},
+		{"health.addr", "127.0.0.1:0", ""},
+	} {
+		t.Run(tc.key+"="+tc.addr, func(t *testing.T) {
+			_, err := Load(Flags{Sets: []string{tc.key + "=" + tc.addr}})
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -223,8 +223,11 @@ type WorkerStats struct {
 	Slots int     `json:"slots"`
 	// Unhealthy says why the worker's health probe fails; empty when healthy. The master replaces a worker that
 	// reports itself unhealthy, which is faster and far cheaper than polling each container's health check.
-	Unhealthy string    `json:"unhealthy,omitempty"`
-	At        time.Time `json:"at"`
+	Unhealthy string `json:"unhealthy,omitempty"`
+	// MetricsAddr is the host:port where the worker serves /metrics (its health.addr, the port resolved), for
+	// the master to offer Prometheus service discovery of its workers; empty when it serves no TCP address.
+	MetricsAddr string    `json:"metrics_addr,omitempty"`
+	At          time.Time `json:"at"`
 }
 
 // PoolStatus is the master's view of one pool after an evaluation, published on warren.status. loadgen and

@@ -51,6 +51,13 @@ const (
 	HeaderSentAt       = "x-warren-sent-at"
 )
 
+// W3C trace context headers (https://www.w3.org/TR/trace-context/), carried from an event to its result,
+// reply, broadcast or dead letter so a trace started by the publisher continues through Warren.
+const (
+	HeaderTraceParent = "traceparent"
+	HeaderTraceState  = "tracestate"
+)
+
 // Count queue bounds: while no master counts, a count queue keeps at most this many messages and bytes of
 // bodies (the oldest are dropped), so a stopped master cannot fill the broker's memory or disk.
 const (

@@ -10,20 +10,27 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/rs/zerolog"
 
 	"github.com/warren-mq/warren/shared/amqpx"
 	"github.com/warren-mq/warren/shared/event"
 	"github.com/warren-mq/warren/shared/health"
+	"github.com/warren-mq/warren/shared/metrics"
 	"github.com/warren-mq/warren/shared/topology"
 )
 
-// Reporter accumulates one worker's activity between reports. It is safe for concurrent use.
+// Reporter accumulates one worker's activity between reports, and records it as Prometheus metrics too when
+// exported (see Export). It is safe for concurrent use.
 type Reporter struct {
 	pool, worker string
 	// health, when set, is asked at each report; see Watch.
-	health    func() (bool, string)
+	health func() (bool, string)
+	// metricsAddr is what reports give as MetricsAddr; see AdvertiseMetrics.
+	metricsAddr string
+	// metrics records every handler run; nil (which records nothing) until Export.
+	metrics   *metrics.Worker
 	slots     float64
 	processed atomic.Int64
 	busyNanos atomic.Int64
@@ -42,6 +49,24 @@ func New(pool string, slots int) *Reporter {
 // learns of an unhealthy worker within one report interval. Call it before Run.
 func (r *Reporter) Watch(healthy func() (bool, string)) { r.health = healthy }
 
+// AdvertiseMetrics makes every report carry addr as where the worker serves /metrics (health.Server.Addr), so
+// the master can tell Prometheus where its workers are. Call it before Run.
+func (r *Reporter) AdvertiseMetrics(addr string) { r.metricsAddr = addr }
+
+// Export registers the worker's metrics on reg (see metrics.NewWorker): from then on every handler run that
+// Begin marks is counted and timed, and the held and in-flight gauges read the reporter's own counts. Call it
+// before the consumer starts; the returned metrics take what the reporter does not see (dead letters,
+// connections, the catalogue).
+func (r *Reporter) Export(reg prometheus.Registerer) *metrics.Worker {
+	r.metrics = metrics.NewWorker(reg, r.pool, r.worker, func() float64 { return float64(r.heldNow()) },
+		func() float64 { return float64(r.inFlight.Load()) })
+	return r.metrics
+}
+
+// heldNow is what the worker holds: every delivery taken and not settled, at least those in its handlers (a
+// handler may start before the taking is counted).
+func (r *Reporter) heldNow() int64 { return max(r.held.Load(), r.inFlight.Load()) }
+
 // Worker is the name reports carry.
 func (r *Reporter) Worker() string { return r.worker }
 
@@ -57,8 +82,10 @@ func (r *Reporter) Begin() (end func(ok bool)) {
 	start := time.Now()
 	r.inFlight.Add(1)
 	return func(ok bool) {
+		took := time.Since(start)
 		r.inFlight.Add(-1)
-		r.busyNanos.Add(int64(time.Since(start)))
+		r.busyNanos.Add(int64(took))
+		r.metrics.Handled(took.Seconds(), ok)
 		if ok {
 			r.processed.Add(1)
 			r.total.Add(1)
@@ -98,7 +125,7 @@ func (r *Reporter) snapshot(now time.Time, interval time.Duration) event.WorkerS
 		Pool: r.pool, Worker: r.worker, Processed: int(r.processed.Swap(0)), Interval: interval.Seconds(),
 		Utilization: min(1, float64(busy)/(float64(interval)*r.slots)),
 		InFlight:    inFlight, Held: max(int(r.held.Load()), inFlight), Busy: busy.Seconds(), Slots: int(r.slots),
-		At: now.UTC(),
+		MetricsAddr: r.metricsAddr, At: now.UTC(),
 	}
 	if r.health != nil {
 		if ok, why := r.health(); !ok {

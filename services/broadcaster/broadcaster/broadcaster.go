@@ -19,6 +19,7 @@ import (
 	"github.com/warren-mq/warren/shared/config"
 	"github.com/warren-mq/warren/shared/event"
 	"github.com/warren-mq/warren/shared/health"
+	"github.com/warren-mq/warren/shared/metrics"
 	"github.com/warren-mq/warren/shared/topology"
 	"github.com/warren-mq/warren/shared/workerstats"
 )
@@ -31,22 +32,39 @@ type Options struct {
 	Ready func()
 	// LeaderRetry is how often a follower tries to take the leader lock (default 1 s).
 	LeaderRetry time.Duration
+	// OnHealth, if set, is called with the health server once it listens, before the worker connects; tests
+	// read its address from it.
+	OnHealth func(*health.Server)
 }
 
-// Run serves until ctx ends.
+// Run serves until ctx ends; it returns an error naming health.addr when that address cannot be served.
 func Run(ctx context.Context, o Options) error {
 	c := o.Config
 	if o.LeaderRetry <= 0 {
 		o.LeaderRetry = time.Second
 	}
-	cat := catalog.New(c.Insult.Defaults, o.Log, nil)
 	stats := workerstats.New(poolName(), c.Broadcaster.Concurrency)
 	id := stats.Worker()
-	probe, stopHealth := health.Start(ctx, id, c.Health.Addr, o.Log)
-	defer stopHealth()
+	reg := metrics.NewRegistry()
+	m := stats.Export(reg)
+	cat := catalog.New(c.Insult.Defaults, o.Log, func(s *catalog.Snapshot) { m.Catalogue(len(s.Insults)) })
+	srv, err := health.Start(ctx, health.Options{Socket: id, Addr: c.Health.Addr, AddrKey: "health.addr", Metrics: reg, Log: o.Log})
+	if err != nil {
+		return err
+	}
+	// Deferred first, so it runs last: health goes after the consumer and the connection.
+	defer srv.Stop()
+	probe := srv.Probe()
 	stats.Watch(probe.Healthy)
+	stats.AdvertiseMetrics(srv.Addr())
+	if o.OnHealth != nil {
+		o.OnHealth(srv)
+	}
 	o.Log.Info().Str("worker", id).Str("broker", amqpx.Redact(c.AMQP.URL)).Msg("broadcaster starting")
+	first := true
 	return amqpx.Serve(ctx, c.AMQP, "warren-broadcaster "+id, o.Log, func(ctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
+		m.Connected(first)
+		first = false
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return cat.Follow(gctx, conn) })
 		g.Go(func() error { return stats.Run(gctx, pub, c.Filter.StatsEvery, o.Log) })
@@ -60,6 +78,7 @@ func Run(ctx context.Context, o Options) error {
 					defer func() { end(err == nil) }()
 					return forward(ctx, d, pub, c.AMQP.MaxBody)
 				},
+				OnDeadLetter: func(error) { m.DeadLettered() },
 				OnConsuming: func() {
 					probe.SetReady(true)
 					o.Log.Info().Str("queue", topology.BroadcasterWork).Msg("consuming")
@@ -83,21 +102,23 @@ func poolName() string {
 	return "broadcaster"
 }
 
-// forward publishes one broadcast request to every subscriber.
+// forward publishes one broadcast request to every subscriber, with the request's W3C trace context.
 func forward(ctx context.Context, d amqp.Delivery, pub *amqpx.Publisher, maxBody int) error {
 	t, err := event.ParseText(d.ContentType, d.MessageId, d.Body, maxBody)
 	if err != nil {
 		return err
 	}
-	return publish(ctx, pub, event.Broadcast{Type: event.BroadcastMessage, ID: t.ID, Text: t.Text, At: time.Now().UTC()})
+	b := event.Broadcast{Type: event.BroadcastMessage, ID: t.ID, Text: t.Text, At: time.Now().UTC()}
+	return publish(ctx, pub, b, topology.CopyTrace(nil, d.Headers))
 }
 
-func publish(ctx context.Context, pub *amqpx.Publisher, b event.Broadcast) error {
+// publish sends b to every subscriber, with headers (nil for none).
+func publish(ctx context.Context, pub *amqpx.Publisher, b event.Broadcast, headers amqp.Table) error {
 	body, err := json.Marshal(b)
 	if err != nil {
 		return fmt.Errorf("encode broadcast: %w", err)
 	}
-	msg := amqp.Publishing{ContentType: event.ContentJSON, MessageId: b.ID, Timestamp: b.At, Body: body}
+	msg := amqp.Publishing{ContentType: event.ContentJSON, MessageId: b.ID, Timestamp: b.At, Headers: headers, Body: body}
 	return pub.Publish(ctx, topology.BroadcastExchange, "", msg)
 }
 
@@ -141,7 +162,7 @@ func tick(ctx context.Context, pub *amqpx.Publisher, cat *catalog.Catalog, perio
 			if in == "" {
 				continue
 			}
-			if err := publish(ctx, pub, event.Broadcast{Type: event.BroadcastInsult, Text: in, At: time.Now().UTC()}); err != nil {
+			if err := publish(ctx, pub, event.Broadcast{Type: event.BroadcastInsult, Text: in, At: time.Now().UTC()}, nil); err != nil {
 				log.Warn().Err(err).Msg("periodic broadcast not sent")
 				continue
 			}

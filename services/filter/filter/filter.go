@@ -23,6 +23,7 @@ import (
 	"github.com/warren-mq/warren/shared/config"
 	"github.com/warren-mq/warren/shared/event"
 	"github.com/warren-mq/warren/shared/health"
+	"github.com/warren-mq/warren/shared/metrics"
 	"github.com/warren-mq/warren/shared/topology"
 	"github.com/warren-mq/warren/shared/workerstats"
 )
@@ -38,26 +39,46 @@ type Options struct {
 	PanicOn string
 	// Ready, if set, is called each time the worker starts consuming.
 	Ready func()
+	// OnHealth, if set, is called with the health server once it listens, before the worker connects; tests
+	// read its address from it.
+	OnHealth func(*health.Server)
 }
 
-// Run serves until ctx ends; it returns nil then, or an error that reconnecting cannot fix.
+// Run serves until ctx ends; it returns nil then, or an error that reconnecting cannot fix, or one naming
+// health.addr when that address cannot be served.
 func Run(ctx context.Context, o Options) error {
 	if o.Pool == "" {
 		o.Pool = "filter"
 	}
 	c := o.Config
 	w := &worker{o: o, stats: workerstats.New(o.Pool, c.Filter.Concurrency)}
-	probe, stopHealth := health.Start(ctx, w.stats.Worker(), c.Health.Addr, o.Log)
-	defer stopHealth()
+	reg := metrics.NewRegistry()
+	m := w.stats.Export(reg)
+	srv, err := health.Start(ctx, health.Options{Socket: w.stats.Worker(), Addr: c.Health.Addr, AddrKey: "health.addr",
+		Metrics: reg, Log: o.Log})
+	if err != nil {
+		return err
+	}
+	// Deferred first, so it runs last: health goes after the consumer and the connection.
+	defer srv.Stop()
+	probe := srv.Probe()
 	w.stats.Watch(probe.Healthy)
+	w.stats.AdvertiseMetrics(srv.Addr())
+	if o.OnHealth != nil {
+		o.OnHealth(srv)
+	}
 	w.censor.Store(censor.New(nil))
 	cat := catalog.New(o.Config.Insult.Defaults, o.Log, func(s *catalog.Snapshot) {
 		w.censor.Store(censor.New(s.Insults))
+		m.Catalogue(len(s.Insults))
 		o.Log.Info().Int("insults", len(s.Insults)).Uint64("version", s.Version).Msg("catalogue updated")
 	})
 	o.Log.Info().Str("worker", w.stats.Worker()).Str("broker", amqpx.Redact(c.AMQP.URL)).Int("prefetch", c.AMQP.Prefetch).
 		Int("concurrency", c.Filter.Concurrency).Msg("filter starting")
-	err := amqpx.Serve(ctx, c.AMQP, "warren-filter "+w.stats.Worker(), o.Log, func(ctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
+	first := true
+	err = amqpx.Serve(ctx, c.AMQP, "warren-filter "+w.stats.Worker(), o.Log, func(ctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
+		m.Connected(first)
+		first = false
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return cat.Follow(gctx, conn) })
 		g.Go(func() error { return w.stats.Run(gctx, pub, c.Filter.StatsEvery, o.Log) })
@@ -71,7 +92,8 @@ func Run(ctx context.Context, o Options) error {
 			cons := &amqpx.Consumer{
 				Queue: topology.FilterWork, Prefetch: c.AMQP.Prefetch, Concurrency: c.Filter.Concurrency,
 				Retries: c.AMQP.Retries, Grace: c.AMQP.ShutdownGrace, Log: o.Log, Hold: w.stats.Hold,
-				Handler: func(ctx context.Context, d amqp.Delivery) error { return w.handle(ctx, d, pub) },
+				Handler:      func(ctx context.Context, d amqp.Delivery) error { return w.handle(ctx, d, pub) },
+				OnDeadLetter: func(error) { m.DeadLettered() },
 				OnConsuming: func() {
 					probe.SetReady(true)
 					o.Log.Info().Str("queue", topology.FilterWork).Msg("consuming")
@@ -127,7 +149,7 @@ func (w *worker) handle(ctx context.Context, d amqp.Delivery, pub *amqpx.Publish
 	}
 	msg := amqp.Publishing{
 		ContentType: event.ContentJSON, DeliveryMode: amqp.Persistent, MessageId: t.ID, CorrelationId: corr,
-		Timestamp: time.Now(), Headers: sentAtHeader(d.Headers), Body: body,
+		Timestamp: time.Now(), Headers: resultHeaders(d.Headers), Body: body,
 	}
 	return publishResult(ctx, pub, d.ReplyTo, t.ID, msg)
 }
@@ -155,12 +177,14 @@ func publishResult(ctx context.Context, pub *amqpx.Publisher, replyTo, id string
 	}
 }
 
-// sentAtHeader carries the publisher's send time through to the result, for end-to-end latency.
-func sentAtHeader(in amqp.Table) amqp.Table {
+// resultHeaders carries the publisher's send time through to the result, for end-to-end latency, and the
+// event's W3C trace context (when valid), so the result continues the publisher's trace.
+func resultHeaders(in amqp.Table) amqp.Table {
+	var out amqp.Table
 	if v, ok := in[topology.HeaderSentAt]; ok {
-		return amqp.Table{topology.HeaderSentAt: v}
+		out = amqp.Table{topology.HeaderSentAt: v}
 	}
-	return nil
+	return topology.CopyTrace(out, in)
 }
 
 func newID() string {

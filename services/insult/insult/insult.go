@@ -18,6 +18,8 @@ import (
 	"github.com/warren-mq/warren/shared/catalog"
 	"github.com/warren-mq/warren/shared/config"
 	"github.com/warren-mq/warren/shared/event"
+	"github.com/warren-mq/warren/shared/health"
+	"github.com/warren-mq/warren/shared/metrics"
 	"github.com/warren-mq/warren/shared/topology"
 )
 
@@ -27,14 +29,34 @@ type Options struct {
 	Log    zerolog.Logger
 	// Ready, if set, is called each time the replica starts serving requests.
 	Ready func()
+	// OnHealth, if set, is called with the health server once it listens, before the replica connects; tests
+	// read its address from it.
+	OnHealth func(*health.Server)
 }
 
-// Run serves until ctx ends.
+// Run serves until ctx ends; it returns an error naming health.addr when that address cannot be served. The
+// replica is ready (/readyz) while it consumes warren.insult.rpc.
 func Run(ctx context.Context, o Options) error {
 	c := o.Config
-	cat := catalog.New(c.Insult.Defaults, o.Log, nil)
+	reg := metrics.NewRegistry()
+	m := metrics.NewInsult(reg, event.Ops)
+	cat := catalog.New(c.Insult.Defaults, o.Log, func(s *catalog.Snapshot) { m.Catalogue(len(s.Insults)) })
+	srv, err := health.Start(ctx, health.Options{Socket: health.WorkerName(), Addr: c.Health.Addr, AddrKey: "health.addr",
+		Metrics: reg, Log: o.Log})
+	if err != nil {
+		return err
+	}
+	// Deferred first, so it runs last: health goes after the consumer and the connection.
+	defer srv.Stop()
+	probe := srv.Probe()
+	if o.OnHealth != nil {
+		o.OnHealth(srv)
+	}
 	o.Log.Info().Str("broker", amqpx.Redact(c.AMQP.URL)).Msg("insult service starting")
+	first := true
 	return amqpx.Serve(ctx, c.AMQP, "warren-insult", o.Log, func(ctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
+		m.Connected(first)
+		first = false
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return cat.Follow(gctx, conn) })
 		g.Go(func() error {
@@ -43,17 +65,19 @@ func Run(ctx context.Context, o Options) error {
 			case <-gctx.Done():
 				return nil
 			}
-			s := &server{cat: cat, pub: pub, maxBody: c.AMQP.MaxBody}
+			s := &server{cat: cat, pub: pub, maxBody: c.AMQP.MaxBody, metrics: m}
 			cons := &amqpx.Consumer{
 				Queue: topology.InsultRPC, Prefetch: 50, Concurrency: 8, Retries: c.AMQP.Retries,
 				Grace: c.AMQP.ShutdownGrace, Log: o.Log, Handler: s.handle,
 				OnConsuming: func() {
+					probe.Set(true, "serving "+topology.InsultRPC)
 					o.Log.Info().Str("queue", topology.InsultRPC).Msg("serving")
 					if o.Ready != nil {
 						o.Ready()
 					}
 				},
 			}
+			defer probe.Set(false, "not serving "+topology.InsultRPC)
 			return cons.Run(gctx, conn, pub)
 		})
 		return g.Wait()
@@ -64,30 +88,48 @@ type server struct {
 	cat     *catalog.Catalog
 	pub     *amqpx.Publisher
 	maxBody int
+	metrics *metrics.Insult
 }
 
 // handle answers one request. A request that cannot be understood still gets a reply saying why (the caller
-// is waiting for one) and is then dead-lettered with the same reason.
+// is waiting for one) and is then dead-lettered with the same reason. The reply carries the request's W3C
+// trace context.
 func (s *server) handle(ctx context.Context, d amqp.Delivery) error {
+	start := time.Now()
+	// Until the request is answered its outcome is an error: a failed publish, or a panic the consumer recovers.
+	op, outcome, answered := metrics.OpInvalid, metrics.OutcomeInvalid, false
+	defer func() {
+		if !answered {
+			outcome = metrics.OutcomeError
+		}
+		s.metrics.Request(op, outcome, time.Since(start).Seconds())
+	}()
 	req, perr := event.ParseInsultRequest(d.Body, s.maxBody)
 	var reply event.InsultReply
 	if perr != nil {
 		reply = event.InsultReply{OK: false, Error: perr.Error()}
 	} else {
+		op = req.Op
 		var err error
 		if reply, err = s.do(ctx, req); err != nil {
 			return err
 		}
+		outcome = metrics.OutcomeOK
+		if !reply.OK {
+			outcome = metrics.OutcomeRefused
+		}
 	}
 	if d.ReplyTo != "" {
 		body, _ := json.Marshal(reply)
-		msg := amqp.Publishing{ContentType: event.ContentJSON, CorrelationId: d.CorrelationId, Timestamp: time.Now(), Body: body}
+		msg := amqp.Publishing{ContentType: event.ContentJSON, CorrelationId: d.CorrelationId, Timestamp: time.Now(),
+			Headers: topology.CopyTrace(nil, d.Headers), Body: body}
 		// A reply whose caller's queue is gone fails permanently ("unroutable reply_to …"), so the request is
 		// dead-lettered with that reason rather than acked with its answer lost.
 		if err := s.pub.Reply(ctx, d.ReplyTo, msg); err != nil {
 			return err
 		}
 	}
+	answered = true
 	return perr
 }
 

@@ -32,15 +32,9 @@ func unitMaster(t *testing.T, env ...string) *master {
 	f := c.Master.Pools["filter"]
 	f.Env = env
 	c.Master.Pools["filter"] = f
-	m := &master{o: Options{Config: c, Log: zerolog.Nop(), StartupGrace: 15 * time.Second, Now: func() time.Time { return t0 }},
-		log: zerolog.Nop(), kick: make(chan struct{}, 1)}
-	m.board = newStatsBoard(nil)
-	for _, name := range c.Master.PoolNames() {
-		p, err := newPool(name, c, t0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.pools = append(m.pools, p)
+	m, err := newMaster(Options{Config: c, Log: zerolog.Nop(), StartupGrace: 15 * time.Second, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
 	}
 	m.connectedAt = t0
 	return m

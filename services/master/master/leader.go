@@ -43,6 +43,7 @@ func (m *master) awaitLeadership(ctx context.Context, conn *amqp.Connection, ret
 			return ch, err
 		}
 		if attempt == 1 {
+			m.leadership(false)
 			m.log.Info().Str("master", m.id).Str("lock", topology.MasterLeader).Dur("retry", retry).
 				Msg("standby: another master leads")
 		}

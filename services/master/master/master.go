@@ -11,6 +11,7 @@ package master
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,14 +20,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/warren-mq/warren/services/master/dashboard"
 	"github.com/warren-mq/warren/services/master/runtime"
 	"github.com/warren-mq/warren/shared/amqpx"
 	"github.com/warren-mq/warren/shared/config"
 	"github.com/warren-mq/warren/shared/event"
+	"github.com/warren-mq/warren/shared/health"
 	"github.com/warren-mq/warren/shared/topology"
 )
 
@@ -59,27 +63,20 @@ type Options struct {
 // lock over when the leader's connection closes; it then adopts the running workers. Losing the connection
 // loses the lock, so a master stops acting as soon as its connection is gone.
 func Run(ctx context.Context, o Options) error {
-	if o.Now == nil {
-		o.Now = time.Now
+	m, err := newMaster(o)
+	if err != nil {
+		return err
 	}
-	if o.StartupGrace <= 0 {
-		o.StartupGrace = 15 * time.Second
+	o, c := m.o, m.o.Config
+	names := c.Master.PoolNames()
+	// The status server starts before the runtime and the broker connection: a bad address is reported at
+	// once, and the dashboard can show a broker that cannot be reached.
+	stopStatus, err := m.startStatus(ctx)
+	if err != nil {
+		return err
 	}
-	c := o.Config
-	m := &master{o: o, log: o.Log, kick: make(chan struct{}, 1), id: masterID()}
-	m.board = newStatsBoard(m.observe)
-	names := make([]string, 0, len(c.Master.Pools))
-	for name := range c.Master.Pools {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		p, err := newPool(name, c, o.Now())
-		if err != nil {
-			return err
-		}
-		m.pools = append(m.pools, p)
-	}
+	defer stopStatus()
+	m.connectionState(false, errors.New("connecting"))
 	// The runtime comes last: it is the one resource that needs closing when a later step fails.
 	m.rt = o.Runtime
 	if m.rt == nil {
@@ -98,17 +95,43 @@ func Run(ctx context.Context, o Options) error {
 	o.Log.Info().Str("master", m.id).Str("runtime", c.Master.Runtime).Bool("dry_run", c.Master.DryRun).
 		Dur("interval", c.Master.Interval).Strs("pools", names).Msg("master starting")
 
-	err := amqpx.Serve(ctx, c.AMQP, "warren-master "+m.id, o.Log, func(sctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
+	err = amqpx.Serve(ctx, c.AMQP, "warren-master "+m.id, o.Log, func(sctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
 		err := m.session(sctx, conn, pub)
 		// A session that ends while the master keeps running lost its connection, and with it the lead; one
 		// that ends because the master stops leaves the flag set, so shutdown knows the workers are its own.
 		if ctx.Err() == nil {
 			m.leading.Store(false)
+			m.metrics.leader.Set(0)
 		}
 		return err
-	})
+	}, amqpx.OnConnectionState(m.connectionState))
+	m.probe.Set(false, "stopping")
 	m.shutdown()
 	return err
+}
+
+// newMaster builds a master's state from o: its pools, metrics, dashboard and worker reports; nothing runs yet.
+func newMaster(o Options) (*master, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.StartupGrace <= 0 {
+		o.StartupGrace = 15 * time.Second
+	}
+	m := &master{o: o, log: o.Log, kick: make(chan struct{}, 1), id: masterID(), pending: map[string]time.Time{},
+		probe: health.NewProbe()}
+	m.reg, m.metrics = newRegistry()
+	m.dash = dashboard.New(dashboardHistory, o.Now)
+	m.board = newStatsBoard(m.observe)
+	for _, name := range o.Config.Master.PoolNames() {
+		p, err := newPool(name, o.Config, o.Now())
+		if err != nil {
+			return nil, err
+		}
+		m.pools = append(m.pools, p)
+		m.metrics.initPool(name)
+	}
+	return m, nil
 }
 
 // NewRuntime builds the runtime named by the configuration.
@@ -177,10 +200,28 @@ type master struct {
 	retiring    sync.WaitGroup
 	// hb tells silent workers from a broker problem (see heartbeat.go).
 	hb heartbeats
+	// broker is the connection's state as the dashboard shows it (guarded by mu); pending holds when each
+	// worker not yet heard from was asked for, for the start-latency histogram (guarded by mu).
+	broker  dashboard.Broker
+	pending map[string]time.Time
+
+	reg        *prometheus.Registry
+	metrics    *masterMetrics
+	dash       *dashboard.Dashboard
+	probe      *health.Probe
+	statusAddr string
 }
 
-// observe feeds a worker report to its pool's capacity learner.
+// observe feeds a worker report to its pool's capacity learner, and times the first report of a worker the
+// master started.
 func (m *master) observe(s event.WorkerStats) {
+	m.mu.Lock()
+	asked, ok := m.pending[s.Worker]
+	delete(m.pending, s.Worker)
+	m.mu.Unlock()
+	if ok {
+		m.metrics.startLatency.WithLabelValues(s.Pool).Observe(m.o.Now().Sub(asked).Seconds())
+	}
 	for _, p := range m.pools {
 		if p.name == s.Pool {
 			p.Observe(s, m.o.Now())
@@ -228,6 +269,7 @@ func (m *master) session(ctx context.Context, conn *amqp.Connection, pub *amqpx.
 	}
 	defer lock.Close()
 	m.leading.Store(true)
+	m.leadership(true)
 
 	adopted, err := m.adopt(ctx)
 	if err != nil {
@@ -280,6 +322,7 @@ func (m *master) session(ctx context.Context, conn *amqp.Connection, pub *amqpx.
 					state[p.name] = st
 				}
 				m.saveState(gctx, pub, state)
+				m.publishDashboard()
 			}
 		}
 	})
@@ -289,6 +332,7 @@ func (m *master) session(ctx context.Context, conn *amqp.Connection, pub *amqpx.
 // evaluate measures one pool, decides its size, logs and publishes the decision.
 func (m *master) evaluate(ctx context.Context, p *pool, pr *probe, pub *amqpx.Publisher) (event.PoolStatus, error) {
 	now := m.o.Now()
+	began := time.Now() // the evaluation's own duration, on the real clock whatever m.o.Now is
 	arrived, err := pr.arrivals(p.cfg.CountQueue)
 	if err != nil {
 		return event.PoolStatus{}, err
@@ -324,11 +368,13 @@ func (m *master) evaluate(ctx context.Context, p *pool, pr *probe, pub *amqpx.Pu
 		default:
 		}
 	}
+	p.recordStatus(st)
 	body, _ := json.Marshal(st)
 	// Status is advisory and published every interval, so a lost one is replaced by the next.
 	if _, err := pub.PublishAsync(ctx, topology.StatusExchange, "", amqp.Publishing{ContentType: event.ContentJSON, Body: body, Expiration: "60000"}); err != nil {
 		m.log.Debug().Err(err).Msg("status not published")
 	}
+	m.metrics.evaluated(st, time.Since(began).Seconds())
 	return st, nil
 }
 
@@ -380,8 +426,10 @@ func (m *master) controlLoop(ctx context.Context) {
 		for _, p := range m.pools {
 			m.reconcile(ctx, p)
 		}
-		// Reports of workers long gone are dropped, so the master's memory does not grow with worker churn.
+		// Reports of workers long gone are dropped, so the master's memory does not grow with worker churn;
+		// so are start times of workers that never reported.
 		m.board.forget(m.o.Now(), 5*time.Minute)
+		m.forgetPending(m.o.Now(), 5*time.Minute)
 		select {
 		case <-ctx.Done():
 			return
@@ -408,6 +456,7 @@ func (m *master) reconcile(ctx context.Context, p *pool) {
 		case !w.Running:
 			m.log.Warn().Str("pool", p.name).Str("worker", w.Name).Int("exit_code", w.ExitCode).Msg("worker exited; replacing it")
 			if !dry {
+				m.metrics.replacements.WithLabelValues(p.name, causeExited).Inc()
 				if err := m.rt.Remove(ctx, w); err != nil {
 					m.log.Warn().Err(err).Str("worker", w.Name).Msg("cannot remove exited worker")
 				}
@@ -424,28 +473,43 @@ func (m *master) reconcile(ctx context.Context, p *pool) {
 		}
 		m.log.Warn().Str("pool", p.name).Str("worker", s.w.Name).Str("why", s.why).Msg(msg)
 		if !dry {
+			cause := causeUnhealthy
+			if s.v == silent {
+				cause = causeSilent
+			}
+			m.metrics.replacements.WithLabelValues(p.name, cause).Inc()
 			// SIGTERM first, with the pool's grace, even for a silent worker: one whose reports are lost but
 			// which still works then finishes and acks what it holds instead of having it redelivered.
-			m.retire(ctx, p, s.w, p.cfg.Grace)
+			m.retire(ctx, p, s.w, p.cfg.Grace, cause)
 		}
 	}
 	p.setAlive(len(alive))
+	// The dashboard shows the workers as listed here: starts of this reconcile show from the next one, a
+	// second later, which spares the runtime a second listing every reconcile.
+	p.recordWorkers(ws)
+	defer func() { m.metrics.workers.WithLabelValues(p.name).Set(float64(p.alive())) }()
 	if dry {
 		return
 	}
 	desired := p.getDesired()
 	for i := len(alive); i < desired && ctx.Err() == nil; i++ {
+		asked := m.o.Now()
 		w, err := m.rt.Start(ctx, m.workerSpec(p))
 		if err != nil {
+			m.metrics.startFailures.WithLabelValues(p.name).Inc()
 			m.log.Error().Err(err).Str("pool", p.name).Msg("cannot start worker")
 			return
 		}
+		m.metrics.starts.WithLabelValues(p.name).Inc()
+		m.mu.Lock()
+		m.pending[w.Name] = asked
+		m.mu.Unlock()
 		m.log.Info().Str("pool", p.name).Str("worker", w.Name).Str("id", w.ID).Msg("worker started")
 		p.setAlive(i + 1)
 	}
 	if extra := len(alive) - desired; extra > 0 {
 		for _, w := range m.victims(alive, extra) {
-			m.retire(ctx, p, w, p.cfg.Grace)
+			m.retire(ctx, p, w, p.cfg.Grace, causeScaleDown)
 		}
 		p.setAlive(desired)
 	}
@@ -467,8 +531,9 @@ func (m *master) victims(alive []runtime.Worker, n int) []runtime.Worker {
 }
 
 // retire stops a worker in the background: SIGTERM, the worker finishes and acks what it holds, then exits.
-func (m *master) retire(ctx context.Context, p *pool, w runtime.Worker, grace time.Duration) {
+func (m *master) retire(ctx context.Context, p *pool, w runtime.Worker, grace time.Duration, cause string) {
 	p.markRetiring(w.ID, true)
+	m.metrics.stops.WithLabelValues(p.name, cause).Inc()
 	m.retiring.Add(1)
 	go func() {
 		defer m.retiring.Done()
@@ -501,6 +566,7 @@ func (m *master) shutdown() {
 				continue
 			}
 			for _, w := range ws {
+				m.metrics.stops.WithLabelValues(p.name, causeShutdown).Inc()
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
@@ -517,6 +583,16 @@ func (m *master) shutdown() {
 		m.log.Warn().Err(err).Msg("close runtime")
 	}
 	m.log.Info().Msg("master stopped")
+}
+
+func (m *master) forgetPending(now time.Time, maxAge time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for w, t := range m.pending {
+		if now.Sub(t) > maxAge {
+			delete(m.pending, w)
+		}
+	}
 }
 
 func round(x float64) float64 { return float64(int64(x*10+0.5)) / 10 }

@@ -101,6 +101,9 @@ type pool struct {
 	desired  int
 	running  int
 	retiring map[string]bool
+	// last and workers are what the dashboard shows: the latest status and the workers last listed.
+	last    event.PoolStatus
+	workers []runtime.Worker
 }
 
 // PoolPolicy is the scaling policy a pool's configuration asks for; key names the pool's configuration

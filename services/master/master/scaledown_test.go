@@ -42,14 +42,12 @@ func TestScaleDownWhileWorkersHoldDeliveries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &master{o: Options{Config: cfg, Log: log, Now: time.Now, StartupGrace: 15 * time.Second}, rt: rt, log: log,
-		kick: make(chan struct{}, 1)}
-	m.board = newStatsBoard(m.observe)
-	p, err := newPool("filter", cfg, time.Now())
+	m, err := newMaster(Options{Config: cfg, Log: log, Now: time.Now, StartupGrace: 15 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.pools = []*pool{p}
+	m.rt = rt
+	p := m.pools[0]
 	var shutdownOnce sync.Once
 	shutdown := func() { shutdownOnce.Do(m.shutdown) } // stops the process workers and closes the runtime
 	t.Cleanup(shutdown)

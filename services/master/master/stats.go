@@ -80,6 +80,19 @@ func (b *statsBoard) held(pool string, now time.Time, maxAge time.Duration) int 
 	return n
 }
 
+// reports returns the latest reports of the pool's workers that reported within maxAge.
+func (b *statsBoard) reports(pool string, now time.Time, maxAge time.Duration) []event.WorkerStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []event.WorkerStats
+	for w, s := range b.last {
+		if s.Pool == pool && now.Sub(b.seen[w]) <= maxAge {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // forget drops workers silent for longer than maxAge.
 func (b *statsBoard) forget(now time.Time, maxAge time.Duration) {
 	b.mu.Lock()

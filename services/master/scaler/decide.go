@@ -41,6 +41,12 @@ const (
 	ReasonInvalidInput = "invalid_input"
 )
 
+// Reasons lists every reason a Decision can give, for metrics that create one series per reason up front.
+func Reasons() []string {
+	return []string{ReasonScaleUp, ReasonScaleDown, ReasonHold, ReasonHoldStabilizing, ReasonHoldDeadBand,
+		ReasonHoldRateLimited, ReasonAtMax, ReasonAtMin, ReasonBelowMin, ReasonAboveMax, ReasonInvalidInput}
+}
+
 // DefaultStabilization is the scale-down stabilization window used when Policy.Stabilization is zero.
 const DefaultStabilization = 30 * time.Second
 

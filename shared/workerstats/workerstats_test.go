@@ -1,0 +1,85 @@
+package workerstats
+
+import (
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func TestExportRecordsWhatBeginMarks(t *testing.T) {
+	r := New("filter", 4)
+	reg := prometheus.NewRegistry()
+	m := r.Export(reg)
+	if m == nil {
+		t.Fatal("Export gave no metrics")
+	}
+	r.Hold(3)
+	end := r.Begin()
+	if got := gauge(t, reg, "warren_worker_deliveries_in_flight"); got != 1 {
+		t.Errorf("in flight %g while a handler runs, want 1", got)
+	}
+	end(true)
+	r.Begin()(true)
+	r.Begin()(false)
+	r.Hold(-1)
+	for name, want := range map[string]float64{
+		"warren_worker_events_processed_total": 2, "warren_worker_events_failed_total": 1,
+		"warren_worker_deliveries_held": 2, "warren_worker_deliveries_in_flight": 0,
+	} {
+		if got := gauge(t, reg, name); got != want {
+			t.Errorf("%s = %g, want %g", name, got, want)
+		}
+	}
+	if n := testutil.CollectAndCount(reg, "warren_worker_handler_duration_seconds"); n != 1 {
+		t.Errorf("duration series %d", n)
+	}
+	if r.Total() != 2 {
+		t.Errorf("total %d, want 2", r.Total())
+	}
+}
+
+func TestHeldCountsRunningHandlers(t *testing.T) {
+	r := New("filter", 1)
+	reg := prometheus.NewRegistry()
+	r.Export(reg)
+	end := r.Begin() // before the consumer counted the delivery as taken
+	if got := gauge(t, reg, "warren_worker_deliveries_held"); got != 1 {
+		t.Errorf("held %g with a handler running, want 1", got)
+	}
+	end(true)
+}
+
+func TestReportCarriesMetricsAddr(t *testing.T) {
+	r := New("filter", 1)
+	if s := r.snapshot(time.Now(), time.Second); s.MetricsAddr != "" {
+		t.Errorf("metrics addr %q before AdvertiseMetrics", s.MetricsAddr)
+	}
+	r.AdvertiseMetrics("10.0.0.7:41234")
+	r.Begin()(true) // not exported: counted in reports only
+	s := r.snapshot(time.Now(), time.Second)
+	if s.MetricsAddr != "10.0.0.7:41234" || s.Processed != 1 {
+		t.Errorf("report %+v", s)
+	}
+}
+
+func gauge(t *testing.T, g prometheus.Gatherer, name string) float64 {
+	t.Helper()
+	fams, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		m := f.GetMetric()[0]
+		if m.Counter != nil {
+			return m.Counter.GetValue()
+		}
+		return m.GetGauge().GetValue()
+	}
+	t.Fatalf("%s not gathered", name)
+	return 0
+}
