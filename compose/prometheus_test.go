@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -41,7 +40,7 @@ func TestPrometheusScrapesMasterAndWorkers(t *testing.T) {
 	}
 	url := testkit.Broker(t)
 	bin := buildBinaries(t, "master", "filter", "insult")
-	masterAddr, insultAddr, promAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	masterAddr, insultAddr, promAddr := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
 
 	cfg := filepath.Join(t.TempDir(), "warren.yaml")
 	writeFile(t, cfg, `master:
@@ -187,14 +186,8 @@ func query(t *testing.T, api, q string) (float64, bool) {
 }
 
 func get(u string) error {
-	resp, err := http.Get(u)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", u, resp.Status)
+	if code, body := testkit.HTTPGet(u); code != http.StatusOK {
+		return fmt.Errorf("%s: %d %s", u, code, body)
 	}
 	return nil
 }
@@ -246,17 +239,6 @@ func startBinary(t *testing.T, path string, env []string, args ...string) {
 			t.Logf("%s output:\n%s", filepath.Base(path), out)
 		}
 	})
-}
-
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func writeFile(t *testing.T, path, content string) {

@@ -343,3 +343,27 @@ func PublishTexts(t testing.TB, conn *amqp.Connection, prefix string, n int) {
 		}
 	}
 }
+
+// FreeAddr returns a loopback address whose port was free a moment ago, for a server the test starts.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// HTTPGet fetches url without keeping connections alive and returns the status code and body; the code is 0
+// (and the body the error) when nothing answers.
+func HTTPGet(url string) (int, string) {
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -54,14 +53,8 @@ func startObserved(t *testing.T, cfg config.Config, ready bool) (addr string, st
 
 // status answers GET http://addr+path's status code, or 0 when nothing answers.
 func status(addr, path string) int {
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Get("http://" + addr + path)
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
+	code, _ := testkit.HTTPGet("http://" + addr + path)
+	return code
 }
 
 // TestMetricsCountTheWork: after n events and one poison event, the worker's /metrics (on the address its

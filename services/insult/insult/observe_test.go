@@ -5,9 +5,7 @@ package insult_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -48,14 +46,8 @@ func startObserved(t *testing.T, cfg config.Config, ready bool) string {
 }
 
 func status(addr, path string) int {
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Get("http://" + addr + path)
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
+	code, _ := testkit.HTTPGet("http://" + addr + path)
+	return code
 }
 
 // TestRequestMetrics: requests are counted by op and outcome, those that cannot be parsed as op "invalid";

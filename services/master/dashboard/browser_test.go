@@ -144,7 +144,7 @@ func TestDashboardFollowsABurst(t *testing.T) {
 }
 
 // TestDashboardShowsBrokerDown points a master at an address where no broker listens: its page must say the
-// broker is down, not stay blank.
+// broker is down, not stay blank. Then the master stops, and the page must say it cannot reach it.
 func TestDashboardShowsBrokerDown(t *testing.T) {
 	needChromium(t)
 	addr := freeAddr(t)
@@ -154,7 +154,7 @@ func TestDashboardShowsBrokerDown(t *testing.T) {
 	cfg.Master.StatusAddr = addr
 	f := cfg.Master.Pools["filter"]
 	cfg.Master.Pools = map[string]config.Pool{"filter": f}
-	startMaster(t, cfg, cfg.Master.Bin)
+	stop := startMaster(t, cfg, cfg.Master.Bin)
 
 	ctx := browser(t)
 	page := "http://" + addr + "/"
@@ -176,6 +176,11 @@ func TestDashboardShowsBrokerDown(t *testing.T) {
 		t.Errorf("the banner does not say why the broker is down: %q", text)
 	}
 	screenshot(t, ctx, "dashboard-broker-down.png", false)
+
+	stop()
+	waitPage(t, ctx, 60*time.Second, "the page saying the master is unreachable",
+		`!document.getElementById('banner-unreachable').hidden &&
+		 document.getElementById('stream-status').dataset.live === 'false'`)
 }
 
 func needChromium(t *testing.T) {
@@ -215,14 +220,15 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-func startMaster(t *testing.T, cfg config.Config, bin string) {
+// startMaster runs a master in-process with the process runtime; stop ends it (cleanup does too).
+func startMaster(t *testing.T, cfg config.Config, bin string) (stop func()) {
 	t.Helper()
 	rt, err := runtime.NewProcess(runtime.ProcessOptions{BinDir: bin, Env: []string{"WARREN_AMQP_URL=" + cfg.AMQP.URL},
 		Log: testkit.Logger(t, "runtime")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.Go(t, func(ctx context.Context) error {
+	return testkit.Go(t, func(ctx context.Context) error {
 		return master.Run(ctx, master.Options{Config: cfg, Log: testkit.Logger(t, "master"), Runtime: rt})
 	})
 }

@@ -193,14 +193,7 @@ func containerIDs(t *testing.T, rt master.Runtime, onlyRunning bool) []string {
 func TestStandbyNeverActsAndLeadsWhenTheLockIsFree(t *testing.T) {
 	url := testkit.Broker(t)
 	conn := testkit.Conn(t, url)
-	holder := testkit.Conn(t, url)
-	lockCh, err := holder.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := lockCh.QueueDeclare(topology.MasterLeader, false, true, true, false, nil); err != nil {
-		t.Fatal(err)
-	}
+	release := holdLeaderLock(t, url)
 	cfg := testConfig(t, url, "process", 1)
 	rt := newRuntime(t, cfg, owner())
 	st := watchStatus(t, conn)
@@ -251,9 +244,7 @@ func TestStandbyNeverActsAndLeadsWhenTheLockIsFree(t *testing.T) {
 	}
 
 	released := time.Now()
-	if err := holder.Close(); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	lead := logs.await(t, 30*time.Second, "leading")
 	t.Logf("led %v after the lock was released (waited %v ms as a standby)", time.Since(released).Round(time.Millisecond), lead["waited"])
 	testkit.Eventually(t, 30*time.Second, "one worker", func() bool { return len(running(t, rt)) == 1 })
@@ -269,6 +260,25 @@ func TestStandbyNeverActsAndLeadsWhenTheLockIsFree(t *testing.T) {
 		if s.LambdaRaw*cfg.Master.Interval.Seconds() > n/2 {
 			// The events that waited are counted out by the fresh window, not as a burst of arrivals.
 			t.Errorf("status counts %.0f/s of arrivals: the events that waited were not discarded", s.LambdaRaw)
+		}
+	}
+}
+
+// holdLeaderLock takes the master leader lock on a connection of its own, as another master would; release
+// closes that connection, which frees the lock.
+func holdLeaderLock(t *testing.T, url string) (release func()) {
+	t.Helper()
+	holder := testkit.Conn(t, url)
+	ch, err := holder.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueueDeclare(topology.MasterLeader, false, true, true, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if err := holder.Close(); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
