@@ -61,7 +61,7 @@ func TestDashboardFollowsABurst(t *testing.T) {
 	needChromium(t)
 	url := testkit.Broker(t)
 	bin := buildWorkers(t, "filter")
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 
 	cfg := testkit.Config(t, url)
 	cfg.Master.Runtime = "process"
@@ -147,7 +147,7 @@ func TestDashboardFollowsABurst(t *testing.T) {
 // broker is down, not stay blank. Then the master stops, and the page must say it cannot reach it.
 func TestDashboardShowsBrokerDown(t *testing.T) {
 	needChromium(t)
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	cfg := testkit.Config(t, "amqp://guest:guest@127.0.0.1:1/")
 	cfg.Master.Runtime = "process"
 	cfg.Master.Bin = t.TempDir() // no worker starts without a broker
@@ -206,18 +206,6 @@ func buildWorkers(t *testing.T, services ...string) string {
 		}
 	}
 	return dir
-}
-
-// freeAddr is a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
 }
 
 // startMaster runs a master in-process with the process runtime; stop ends it (cleanup does too).

@@ -7,6 +7,7 @@ package dashboard
 
 import (
 	"encoding/json"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -31,6 +32,8 @@ type Dashboard struct {
 	state   *State
 	pools   map[string]*history
 	clients map[*client]struct{}
+	// shutdowns holds, per HTTP server serving the event stream, a channel closed when that server shuts down.
+	shutdowns map[*http.Server]chan struct{}
 }
 
 // client is one connected page. Its channel holds at most the latest undelivered update: a page that reads
@@ -50,12 +53,12 @@ func New(keep time.Duration, now func() time.Time) *Dashboard {
 		keep = 10 * time.Minute
 	}
 	return &Dashboard{keep: keep, now: now, done: make(chan struct{}), pools: map[string]*history{},
-		clients: map[*client]struct{}{}}
+		clients: map[*client]struct{}{}, shutdowns: map[*http.Server]chan struct{}{}}
 }
 
-// Close ends every event stream and refuses new ones. Call it before shutting the HTTP server down: a server's
-// graceful shutdown waits for idle connections, and a page's stream is never idle. Update, /api/state and the
-// page itself keep working.
+// Close ends every event stream and refuses new ones. Update, /api/state and the page itself keep working.
+// A server's graceful shutdown waits for idle connections, and a page's stream is never idle; streams served by
+// an http.Server end by themselves when it shuts down, so Close is for other ways of serving the Handler.
 func (d *Dashboard) Close() {
 	d.closeOnce.Do(func() { close(d.done) })
 }
@@ -174,6 +177,31 @@ func (d *Dashboard) Snapshot() Snapshot {
 		}
 	}
 	return snap
+}
+
+// serverDone returns a channel closed when the http.Server that serves r shuts down (nil, which never fires,
+// when r does not say which server serves it): Shutdown waits for active connections, and without this an open
+// page would hold it until its timeout, then keep a stream of a stopped server alive.
+func (d *Dashboard) serverDone(r *http.Request) <-chan struct{} {
+	srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server)
+	if !ok || srv == nil {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if ch, ok := d.shutdowns[srv]; ok {
+		return ch
+	}
+	ch := make(chan struct{})
+	d.shutdowns[srv] = ch
+	// Shutdown runs its hooks in goroutines of their own, without holding the server's lock.
+	srv.RegisterOnShutdown(func() {
+		d.mu.Lock()
+		delete(d.shutdowns, srv)
+		d.mu.Unlock()
+		close(ch)
+	})
+	return ch
 }
 
 // subscribe registers a page; it returns nil when maxClients pages are already connected or the dashboard

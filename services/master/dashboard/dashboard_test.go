@@ -542,6 +542,31 @@ func TestCloseEndsStreams(t *testing.T) {
 	}
 }
 
+// TestServerShutdownEndsStreams checks that a graceful Shutdown of the server is not held up by an open page.
+func TestServerShutdownEndsStreams(t *testing.T) {
+	d := New(time.Minute, nil)
+	srv := httptest.NewUnstartedServer(d.Handler())
+	srv.Start()
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := openEvents(t, ctx, srv.URL)
+	next(t, events, "hello")
+	// Without the stream ending, Shutdown would wait for the context, which never ends.
+	if err := srv.Config.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for range events {
+	}
+	testkit.Eventually(t, 30*time.Second, "the stream's handler to end", func() bool { return d.clientCount() == 0 })
+	d.mu.Lock()
+	left := len(d.shutdowns)
+	d.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d shutdown hooks left after the server shut down", left)
+	}
+}
+
 func (d *Dashboard) clientCount() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -101,6 +101,7 @@ func (d *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer d.unsubscribe(c)
+	shutdown := d.serverDone(r)
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -118,6 +119,8 @@ func (d *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		return rc.Flush()
 	}
+	// A keep-alive connection outlives the stream: the next response on it must not inherit the deadline.
+	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
 	// The page reconnects 2 s after losing the stream; "hello" tells it the stream is up, so it can drop its
 	// "master unreachable" banner before the next evaluation.
 	if send("retry: 2000\nevent: hello\ndata: {}\n\n") != nil {
@@ -131,6 +134,8 @@ func (d *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-d.done:
+			return
+		case <-shutdown:
 			return
 		case body := <-c.ch:
 			chunk = "event: update\ndata: " + string(body) + "\n\n"
