@@ -76,7 +76,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer stopStatus()
-	m.connectionState(false, errors.New("connecting"))
+	m.connectionState(false, errNotConnectedYet)
 	// The runtime comes last: it is the one resource that needs closing when a later step fails.
 	m.rt = o.Runtime
 	if m.rt == nil {
@@ -109,6 +109,9 @@ func Run(ctx context.Context, o Options) error {
 	m.shutdown()
 	return err
 }
+
+// errNotConnectedYet is the broker state before the first dial has answered.
+var errNotConnectedYet = errors.New("not connected yet")
 
 // newMaster builds a master's state from o: its pools, metrics, dashboard and worker reports; nothing runs yet.
 func newMaster(o Options) (*master, error) {

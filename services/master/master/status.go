@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"sort"
 	"time"
@@ -79,7 +80,9 @@ func (m *master) connectionState(connected bool, err error) {
 	m.metrics.connected.Set(boolGauge(connected))
 	if !connected {
 		why := "broker unreachable"
-		if err != nil {
+		if errors.Is(err, errNotConnectedYet) {
+			why = "connecting to the broker"
+		} else if err != nil {
 			why += ": " + err.Error()
 		}
 		m.probe.Set(false, why)
