@@ -76,7 +76,6 @@ func serveFile(w http.ResponseWriter, r *http.Request, name, contentType string)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 }
 
-
 func (d *Dashboard) serveState(w http.ResponseWriter, r *http.Request) {
 	body, err := json.Marshal(d.Snapshot())
 	if err != nil {
