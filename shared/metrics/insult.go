@@ -36,10 +36,9 @@ func (o Outcome) String() string {
 // Insult is what the insult service exports: the requests it answered, by op and outcome, how long they took,
 // and its connection and catalogue. Its methods are safe for concurrent use; a nil *Insult ignores every call.
 type Insult struct {
-	ops        map[string]*insultOp
-	connects   prometheus.Counter
-	reconnects prometheus.Counter
-	catalogue  prometheus.Gauge
+	ops       map[string]*insultOp
+	conns     *connections
+	catalogue prometheus.Gauge
 }
 
 // insultOp holds one op's label children, resolved once so that recording a request looks up no labels.
@@ -65,10 +64,9 @@ func NewInsult(reg prometheus.Registerer, ops []string) *Insult {
 		Buckets: HandlerBuckets}, []string{"op"})
 	reg.MustRegister(requests, duration)
 	m := &Insult{
-		ops:        map[string]*insultOp{},
-		connects:   f.counter("warren_insult_connections_total", "Broker connections the insult service opened (the first included)."),
-		reconnects: f.counter("warren_insult_reconnects_total", "Broker connections the insult service opened again after losing one."),
-		catalogue:  f.gauge("warren_insult_catalogue_insults", "Insults in the insult service's copy of the catalogue."),
+		ops:       map[string]*insultOp{},
+		conns:     f.connections("warren_insult", "the insult service"),
+		catalogue: f.gauge("warren_insult_catalogue_insults", "Insults in the insult service's copy of the catalogue."),
 	}
 	for _, op := range append(append([]string(nil), ops...), OpInvalid) {
 		o := &insultOp{duration: duration.WithLabelValues(op)}
@@ -95,13 +93,9 @@ func (m *Insult) Request(op string, outcome Outcome, seconds float64) {
 }
 
 // Connected records a broker connection; every one after the first is a reconnect.
-func (m *Insult) Connected(first bool) {
-	if m == nil {
-		return
-	}
-	m.connects.Inc()
-	if !first {
-		m.reconnects.Inc()
+func (m *Insult) Connected() {
+	if m != nil {
+		m.conns.connected()
 	}
 }
 

@@ -4,6 +4,8 @@
 package metrics
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -26,8 +28,7 @@ type Worker struct {
 	processed    prometheus.Counter
 	failed       prometheus.Counter
 	deadLettered prometheus.Counter
-	connects     prometheus.Counter
-	reconnects   prometheus.Counter
+	conns        *connections
 	duration     prometheus.Histogram
 	catalogue    prometheus.Gauge
 }
@@ -44,8 +45,7 @@ func NewWorker(reg prometheus.Registerer, pool, worker string, held, inFlight fu
 		processed:    f.counter("warren_worker_events_processed_total", "Events the worker's handlers processed successfully."),
 		failed:       f.counter("warren_worker_events_failed_total", "Handler runs that failed (each retry counts; a failure that is retried and then succeeds counts too)."),
 		deadLettered: f.counter("warren_worker_events_dead_lettered_total", "Events the worker dead-lettered to warren.dead, with their reason."),
-		connects:     f.counter("warren_worker_connections_total", "Broker connections the worker opened (the first included)."),
-		reconnects:   f.counter("warren_worker_reconnects_total", "Broker connections the worker opened again after losing one."),
+		conns:        f.connections("warren_worker", "the worker"),
 		duration: f.histogram("warren_worker_handler_duration_seconds",
 			"Time one handler run took, in seconds, successful or not.", HandlerBuckets),
 		catalogue: f.gauge("warren_worker_catalogue_insults", "Insults in the worker's copy of the catalogue."),
@@ -76,13 +76,9 @@ func (w *Worker) DeadLettered() {
 }
 
 // Connected records a broker connection; every one after the first is a reconnect.
-func (w *Worker) Connected(first bool) {
-	if w == nil {
-		return
-	}
-	w.connects.Inc()
-	if !first {
-		w.reconnects.Inc()
+func (w *Worker) Connected() {
+	if w != nil {
+		w.conns.connected()
 	}
 }
 
@@ -90,6 +86,29 @@ func (w *Worker) Connected(first bool) {
 func (w *Worker) Catalogue(insults int) {
 	if w != nil {
 		w.catalogue.Set(float64(insults))
+	}
+}
+
+// connections counts a service's broker connections, and those after the first as reconnects: the rule lives
+// here so that services only say "connected".
+type connections struct {
+	connects, reconnects prometheus.Counter
+	seen                 atomic.Bool
+}
+
+func (c *connections) connected() {
+	c.connects.Inc()
+	if c.seen.Swap(true) {
+		c.reconnects.Inc()
+	}
+}
+
+// connections registers prefix_connections_total and prefix_reconnects_total; who names the service in
+// their help.
+func (f factory) connections(prefix, who string) *connections {
+	return &connections{
+		connects:   f.counter(prefix+"_connections_total", "Broker connections "+who+" opened (the first included)."),
+		reconnects: f.counter(prefix+"_reconnects_total", "Broker connections "+who+" opened again after losing one."),
 	}
 }
 

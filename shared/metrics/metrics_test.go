@@ -16,11 +16,11 @@ func TestNilIgnoresEveryCall(t *testing.T) {
 	w.Handled(0.1, true)
 	w.Handled(0.1, false)
 	w.DeadLettered()
-	w.Connected(true)
+	w.Connected()
 	w.Catalogue(3)
 	var m *Insult
 	m.Request("add", OutcomeOK, 0.1)
-	m.Connected(false)
+	m.Connected()
 	m.Catalogue(3)
 	if NewWorker(nil, "p", "w", nil, nil) != nil || NewInsult(nil, ops) != nil {
 		t.Fatal("a nil registry must give nil metrics")
@@ -53,8 +53,8 @@ func TestWorkerCounts(t *testing.T) {
 	w.Handled(0.002, true)
 	w.Handled(0.5, false)
 	w.DeadLettered()
-	w.Connected(true)
-	w.Connected(false)
+	w.Connected()
+	w.Connected()
 	w.Catalogue(12)
 	for name, want := range map[string]float64{
 		"warren_worker_events_processed_total": 2, "warren_worker_events_failed_total": 1,

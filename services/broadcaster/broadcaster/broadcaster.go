@@ -61,10 +61,8 @@ func Run(ctx context.Context, o Options) error {
 		o.OnHealth(srv)
 	}
 	o.Log.Info().Str("worker", id).Str("broker", amqpx.Redact(c.AMQP.URL)).Msg("broadcaster starting")
-	first := true
 	return amqpx.Serve(ctx, c.AMQP, "warren-broadcaster "+id, o.Log, func(ctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
-		m.Connected(first)
-		first = false
+		m.Connected()
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return cat.Follow(gctx, conn) })
 		g.Go(func() error { return stats.Run(gctx, pub, c.Filter.StatsEvery, o.Log) })

@@ -75,10 +75,8 @@ func Run(ctx context.Context, o Options) error {
 	})
 	o.Log.Info().Str("worker", w.stats.Worker()).Str("broker", amqpx.Redact(c.AMQP.URL)).Int("prefetch", c.AMQP.Prefetch).
 		Int("concurrency", c.Filter.Concurrency).Msg("filter starting")
-	first := true
 	err = amqpx.Serve(ctx, c.AMQP, "warren-filter "+w.stats.Worker(), o.Log, func(ctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
-		m.Connected(first)
-		first = false
+		m.Connected()
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return cat.Follow(gctx, conn) })
 		g.Go(func() error { return w.stats.Run(gctx, pub, c.Filter.StatsEvery, o.Log) })

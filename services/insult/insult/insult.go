@@ -53,10 +53,8 @@ func Run(ctx context.Context, o Options) error {
 		o.OnHealth(srv)
 	}
 	o.Log.Info().Str("broker", amqpx.Redact(c.AMQP.URL)).Msg("insult service starting")
-	first := true
 	return amqpx.Serve(ctx, c.AMQP, "warren-insult", o.Log, func(ctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
-		m.Connected(first)
-		first = false
+		m.Connected()
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return cat.Follow(gctx, conn) })
 		g.Go(func() error {
