@@ -24,11 +24,7 @@ import (
 func TestDeadLetterKeepsHeadersAndIsReported(t *testing.T) {
 	url := testkit.Broker(t)
 	conn := testkit.Conn(t, url)
-	pub, err := amqpx.NewPublisher(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	pub := testkit.Publisher(t, conn)
 	var mu sync.Mutex
 	var reasons []string
 	var held atomic.Int64

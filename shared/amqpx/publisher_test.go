@@ -22,11 +22,7 @@ import (
 // a queue that exists is delivered.
 func TestPublishMandatoryReportsUnroutable(t *testing.T) {
 	conn := testkit.Conn(t, testkit.Broker(t))
-	pub, err := amqpx.NewPublisher(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	pub := testkit.Publisher(t, conn)
 	declare(t, conn, "present", amqp.Table{"x-queue-type": "classic"})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -34,7 +30,7 @@ func TestPublishMandatoryReportsUnroutable(t *testing.T) {
 	if err := pub.Publish(ctx, "", "absent", amqp.Publishing{Body: []byte("lost")}); err != nil {
 		t.Fatalf("plain publish to a missing queue: %v (the broker confirms and drops it)", err)
 	}
-	err = pub.PublishMandatory(ctx, "", "absent", amqp.Publishing{Body: []byte("returned")})
+	err := pub.PublishMandatory(ctx, "", "absent", amqp.Publishing{Body: []byte("returned")})
 	if !errors.Is(err, amqpx.ErrUnroutable) || !strings.Contains(err.Error(), "NO_ROUTE") || !strings.Contains(err.Error(), `"absent"`) {
 		t.Fatalf("mandatory publish to a missing queue = %v, want ErrUnroutable naming the queue and NO_ROUTE", err)
 	}
@@ -56,11 +52,7 @@ func TestPublishMandatoryReportsUnroutable(t *testing.T) {
 // their own outcome: every return is reported to the publish it belongs to and to no other.
 func TestPublishMandatoryCorrelatesReturns(t *testing.T) {
 	conn := testkit.Conn(t, testkit.Broker(t))
-	pub, err := amqpx.NewPublisher(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	pub := testkit.Publisher(t, conn)
 	declare(t, conn, "slow", amqp.Table{"x-queue-type": "quorum"})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -104,15 +96,11 @@ func TestPublishMandatoryCorrelatesReturns(t *testing.T) {
 // it fails without ErrUnroutable, and the next mandatory publish works on a fresh channel.
 func TestPublishMandatoryAfterChannelError(t *testing.T) {
 	conn := testkit.Conn(t, testkit.Broker(t))
-	pub, err := amqpx.NewPublisher(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	pub := testkit.Publisher(t, conn)
 	declare(t, conn, "present", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	err = pub.PublishMandatory(ctx, "no-such-exchange", "", amqp.Publishing{Body: []byte("x")})
+	err := pub.PublishMandatory(ctx, "no-such-exchange", "", amqp.Publishing{Body: []byte("x")})
 	if err == nil || errors.Is(err, amqpx.ErrUnroutable) {
 		t.Fatalf("publish to a missing exchange = %v, want a failure other than ErrUnroutable", err)
 	}
@@ -128,14 +116,10 @@ func TestPublishMandatoryAfterChannelError(t *testing.T) {
 // begins with ReasonUnroutableReplyTo, which is what a Consumer dead-letters with.
 func TestReplyToMissingQueueIsPermanent(t *testing.T) {
 	conn := testkit.Conn(t, testkit.Broker(t))
-	pub, err := amqpx.NewPublisher(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	pub := testkit.Publisher(t, conn)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	err = pub.Reply(ctx, "gone-reply-queue", amqp.Publishing{Body: []byte("answer")})
+	err := pub.Reply(ctx, "gone-reply-queue", amqp.Publishing{Body: []byte("answer")})
 	if !amqpx.IsPermanent(err) || !errors.Is(err, amqpx.ErrUnroutable) ||
 		!strings.HasPrefix(err.Error(), amqpx.ReasonUnroutableReplyTo+` "gone-reply-queue"`) {
 		t.Fatalf("Reply to a missing queue = %v, want a permanent %q error", err, amqpx.ReasonUnroutableReplyTo)
@@ -185,11 +169,7 @@ func TestReplyToDirectReplyTo(t *testing.T) {
 	if !strings.HasPrefix(replyTo, amqpx.DirectReplyTo+".") {
 		t.Fatalf("reply_to %q is not a direct reply-to name", replyTo)
 	}
-	pub, err := amqpx.NewPublisher(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	pub := testkit.Publisher(t, conn)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 

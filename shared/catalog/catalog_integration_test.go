@@ -15,7 +15,6 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/warren-mq/warren/shared/amqpx"
 	"github.com/warren-mq/warren/shared/catalog"
 	"github.com/warren-mq/warren/shared/testkit"
 	"github.com/warren-mq/warren/shared/topology"
@@ -67,11 +66,7 @@ func readLogFrom(t *testing.T, conn *amqp.Connection, from any) ([]logEntry, int
 		t.Fatal(err)
 	}
 	nonce := fmt.Sprintf("test-marker-%d", time.Now().UnixNano())
-	pub, err := amqpx.NewPublisher(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	pub := testkit.Publisher(t, conn)
 	body, _ := json.Marshal(catalog.Entry{Op: catalog.OpSync, Nonce: nonce})
 	if err := pub.Publish(ctx, "", topology.InsultLog, amqp.Publishing{ContentType: "application/json", Body: body}); err != nil {
 		t.Fatal(err)

@@ -367,3 +367,15 @@ func HTTPGet(url string) (int, string) {
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
 }
+
+// Publisher opens a confirming publisher on conn, closed when the test ends (before conn, which was opened
+// first).
+func Publisher(t testing.TB, conn *amqp.Connection) *amqpx.Publisher {
+	t.Helper()
+	pub, err := amqpx.NewPublisher(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pub.Close() })
+	return pub
+}

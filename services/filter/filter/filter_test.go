@@ -164,11 +164,7 @@ func TestRestartLosesNoQueuedText(t *testing.T) {
 	url := testkit.Broker(t)
 	conn := testkit.Conn(t, url)
 	const n = 3000
-	pub, err := amqpx.NewPublisher(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	pub := testkit.Publisher(t, conn)
 	var wg sync.WaitGroup
 	publishAll := func(from, to int) {
 		defer wg.Done()
