@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/warren-mq/warren/shared/metrics/metricstest"
 )
 
 var ops = []string{"add", "remove", "list", "random", "broadcast_on", "broadcast_off"}
@@ -62,7 +64,7 @@ func TestWorkerCounts(t *testing.T) {
 		"warren_worker_reconnects_total": 1, "warren_worker_catalogue_insults": 12,
 		"warren_worker_deliveries_held": 7, "warren_worker_deliveries_in_flight": 2,
 	} {
-		if got := value(t, reg, name); got != want {
+		if got := metricstest.Gather(t, reg).One(t, name); got != want {
 			t.Errorf("%s = %g, want %g", name, got, want)
 		}
 	}
@@ -176,23 +178,4 @@ func TestOutcomeNames(t *testing.T) {
 			t.Errorf("%d: %q, want %q", o, o.String(), want)
 		}
 	}
-}
-
-func value(t *testing.T, g prometheus.Gatherer, name string) float64 {
-	t.Helper()
-	fams, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range fams {
-		if f.GetName() == name && len(f.GetMetric()) == 1 {
-			m := f.GetMetric()[0]
-			if m.Counter != nil {
-				return m.Counter.GetValue()
-			}
-			return m.GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("%s not gathered", name)
-	return 0
 }

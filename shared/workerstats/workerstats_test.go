@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/warren-mq/warren/shared/metrics/metricstest"
 )
 
 func TestExportRecordsWhatBeginMarks(t *testing.T) {
@@ -17,7 +19,7 @@ func TestExportRecordsWhatBeginMarks(t *testing.T) {
 	}
 	r.Hold(3)
 	end := r.Begin()
-	if got := gauge(t, reg, "warren_worker_deliveries_in_flight"); got != 1 {
+	if got := metricstest.Gather(t, reg).One(t, "warren_worker_deliveries_in_flight"); got != 1 {
 		t.Errorf("in flight %g while a handler runs, want 1", got)
 	}
 	end(true)
@@ -28,7 +30,7 @@ func TestExportRecordsWhatBeginMarks(t *testing.T) {
 		"warren_worker_events_processed_total": 2, "warren_worker_events_failed_total": 1,
 		"warren_worker_deliveries_held": 2, "warren_worker_deliveries_in_flight": 0,
 	} {
-		if got := gauge(t, reg, name); got != want {
+		if got := metricstest.Gather(t, reg).One(t, name); got != want {
 			t.Errorf("%s = %g, want %g", name, got, want)
 		}
 	}
@@ -45,7 +47,7 @@ func TestHeldCountsRunningHandlers(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	r.Export(reg)
 	end := r.Begin() // before the consumer counted the delivery as taken
-	if got := gauge(t, reg, "warren_worker_deliveries_held"); got != 1 {
+	if got := metricstest.Gather(t, reg).One(t, "warren_worker_deliveries_held"); got != 1 {
 		t.Errorf("held %g with a handler running, want 1", got)
 	}
 	end(true)
@@ -62,24 +64,4 @@ func TestReportCarriesMetricsAddr(t *testing.T) {
 	if s.MetricsAddr != "10.0.0.7:41234" || s.Processed != 1 {
 		t.Errorf("report %+v", s)
 	}
-}
-
-func gauge(t *testing.T, g prometheus.Gatherer, name string) float64 {
-	t.Helper()
-	fams, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-		m := f.GetMetric()[0]
-		if m.Counter != nil {
-			return m.Counter.GetValue()
-		}
-		return m.GetGauge().GetValue()
-	}
-	t.Fatalf("%s not gathered", name)
-	return 0
 }

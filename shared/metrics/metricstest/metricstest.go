@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -52,6 +53,30 @@ func Scrape(t testing.TB, addr string) Families {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// Gather reads the families of a registry in the process, as Scrape reads those of a running service.
+func Gather(t testing.TB, g prometheus.Gatherer) Families {
+	t.Helper()
+	fams, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := make(Families, len(fams))
+	for _, fam := range fams {
+		f[fam.GetName()] = fam
+	}
+	return f
+}
+
+// One returns the value of name's only series, failing the test when it has none or several.
+func (f Families) One(t testing.TB, name string) float64 {
+	t.Helper()
+	if fam := f[name]; fam == nil || len(fam.GetMetric()) != 1 {
+		t.Fatalf("%s: not gathered as exactly one series", name)
+	}
+	v, _ := f.Value(name)
+	return v
 }
 
 // Value returns the value of the series of name carrying the given labels (name, value pairs; other labels
