@@ -101,7 +101,6 @@ func Run(ctx context.Context, o Options) error {
 		// that ends because the master stops leaves the flag set, so shutdown knows the workers are its own.
 		if ctx.Err() == nil {
 			m.leading.Store(false)
-			m.metrics.leader.Set(0)
 		}
 		return err
 	}, amqpx.OnConnectionState(m.connectionState))
@@ -123,7 +122,7 @@ func newMaster(o Options) (*master, error) {
 	}
 	m := &master{o: o, log: o.Log, kick: make(chan struct{}, 1), id: masterID(), pending: map[string]time.Time{},
 		probe: health.NewProbe()}
-	m.reg, m.metrics = newRegistry()
+	m.reg, m.metrics = newRegistry(m.leading.Load, m.brokerConnected)
 	m.dash = dashboard.New(dashboardHistory, o.Now)
 	m.board = newStatsBoard(m.observe)
 	for _, name := range o.Config.Master.PoolNames() {
@@ -208,11 +207,10 @@ type master struct {
 	broker  dashboard.Broker
 	pending map[string]time.Time
 
-	reg        *prometheus.Registry
-	metrics    *masterMetrics
-	dash       *dashboard.Dashboard
-	probe      *health.Probe
-	statusAddr string
+	reg     *prometheus.Registry
+	metrics *masterMetrics
+	dash    *dashboard.Dashboard
+	probe   *health.Probe
 }
 
 // observe feeds a worker report to its pool's capacity learner, and times the first report of a worker the
@@ -470,16 +468,12 @@ func (m *master) reconcile(ctx context.Context, p *pool) {
 	}
 	alive, replace := m.judge(p, live, now)
 	for _, s := range replace {
-		msg := "worker unhealthy; replacing it"
+		msg, cause := "worker unhealthy; replacing it", causeUnhealthy
 		if s.v == silent {
-			msg = "worker stopped heartbeating; replacing it"
+			msg, cause = "worker stopped heartbeating; replacing it", causeSilent
 		}
 		m.log.Warn().Str("pool", p.name).Str("worker", s.w.Name).Str("why", s.why).Msg(msg)
 		if !dry {
-			cause := causeUnhealthy
-			if s.v == silent {
-				cause = causeSilent
-			}
 			m.metrics.replacements.WithLabelValues(p.name, cause).Inc()
 			// SIGTERM first, with the pool's grace, even for a silent worker: one whose reports are lost but
 			// which still works then finishes and acks what it holds instead of having it redelivered.

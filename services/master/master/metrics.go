@@ -33,10 +33,11 @@ type masterMetrics struct {
 	stops             *prometheus.CounterVec
 	replacements      *prometheus.CounterVec
 	startLatency      *prometheus.HistogramVec
-	leader, connected prometheus.Gauge
 }
 
-func newMasterMetrics(reg prometheus.Registerer) *masterMetrics {
+// newMasterMetrics registers the master's metrics on reg; leading and connected are read at each scrape, so the
+// gauges show the master's own state rather than a copy of it.
+func newMasterMetrics(reg prometheus.Registerer, leading, connected func() bool) *masterMetrics {
 	gauge := func(name, help string, labels ...string) *prometheus.GaugeVec {
 		v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, append([]string{"pool"}, labels...))
 		reg.MustRegister(v)
@@ -75,12 +76,14 @@ func newMasterMetrics(reg prometheus.Registerer) *masterMetrics {
 		startLatency: histogram("warren_pool_worker_start_latency_seconds",
 			"Time from asking the runtime for a worker to the worker's first report.",
 			[]float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60}),
-		leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "warren_master_leader",
-			Help: "1 while this master holds the leader lock and scales, 0 while it waits as a standby."}),
-		connected: prometheus.NewGauge(prometheus.GaugeOpts{Name: "warren_master_broker_connected",
-			Help: "1 while the master is connected to the broker."}),
 	}
-	reg.MustRegister(m.leader, m.connected)
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "warren_master_leader",
+			Help: "1 while this master holds the leader lock and scales, 0 while it waits as a standby."},
+			func() float64 { return boolGauge(leading()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "warren_master_broker_connected",
+			Help: "1 while the master is connected to the broker."},
+			func() float64 { return boolGauge(connected()) }))
 	return m
 }
 
@@ -113,7 +116,6 @@ func (m *masterMetrics) evaluated(st event.PoolStatus, seconds float64) {
 	// One series per pool: the source is a label, so a change of source replaces the series.
 	m.capacity.DeletePartialMatch(prometheus.Labels{"pool": p})
 	m.capacity.WithLabelValues(p, st.CapacitySource).Set(st.Capacity)
-	m.workers.WithLabelValues(p).Set(float64(st.Current))
 	m.desired.WithLabelValues(p).Set(float64(st.Desired))
 	m.consumers.WithLabelValues(p).Set(float64(st.Consumers))
 	m.decisions.WithLabelValues(p, st.Reason).Inc()
@@ -121,9 +123,9 @@ func (m *masterMetrics) evaluated(st event.PoolStatus, seconds float64) {
 }
 
 // newRegistry is the master's registry: the process collectors, and the master's own metrics.
-func newRegistry() (*prometheus.Registry, *masterMetrics) {
+func newRegistry(leading, connected func() bool) (*prometheus.Registry, *masterMetrics) {
 	reg := metrics.NewRegistry()
-	return reg, newMasterMetrics(reg)
+	return reg, newMasterMetrics(reg, leading, connected)
 }
 
 func boolGauge(b bool) float64 {

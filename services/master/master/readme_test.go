@@ -20,7 +20,7 @@ func TestREADMEDocumentsEveryMetric(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, mm := newRegistry()
+	reg, mm := newRegistry(func() bool { return false }, func() bool { return true })
 	mm.initPool("filter")
 	mm.evaluated(event.PoolStatus{Pool: "filter", CapacitySource: scaler.SourceAuto, Reason: scaler.ReasonHold}, 0)
 	mm.startLatency.WithLabelValues("filter").Observe(1)

@@ -35,7 +35,6 @@ func (m *master) startStatus(ctx context.Context) (stop func(), err error) {
 		return nil, err
 	}
 	m.probe = srv.Probe()
-	m.statusAddr = srv.Addr()
 	return srv.Stop, nil
 }
 
@@ -67,8 +66,7 @@ func (m *master) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
 func (m *master) connectionState(connected bool, err error) {
 	now := m.o.Now()
 	m.mu.Lock()
-	changed := m.broker.Connected != connected || m.broker.Since.IsZero()
-	if changed {
+	if m.broker.Connected != connected || m.broker.Since.IsZero() {
 		m.broker.Since = now.UTC()
 	}
 	m.broker.Connected = connected
@@ -77,7 +75,6 @@ func (m *master) connectionState(connected bool, err error) {
 		m.broker.Error = err.Error()
 	}
 	m.mu.Unlock()
-	m.metrics.connected.Set(boolGauge(connected))
 	if !connected {
 		why := "broker unreachable"
 		if errors.Is(err, errNotConnectedYet) {
@@ -92,9 +89,15 @@ func (m *master) connectionState(connected bool, err error) {
 	m.publishDashboard()
 }
 
-// leadership records whether this master leads, for /readyz, the dashboard and the metrics.
+// brokerConnected reports whether the master is connected to the broker now.
+func (m *master) brokerConnected() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.broker.Connected
+}
+
+// leadership records whether this master leads, for /readyz and the dashboard.
 func (m *master) leadership(leading bool) {
-	m.metrics.leader.Set(boolGauge(leading))
 	if leading {
 		m.probe.Set(true, "leading")
 	} else {

@@ -51,7 +51,7 @@ func TestBadStatusAddrIsAStartupErrorNamingTheKey(t *testing.T) {
 // TestMasterMetricsFollowConventions lints every master metric, with every series a pool creates, against
 // Prometheus' naming conventions (units, _total, base units).
 func TestMasterMetricsFollowConventions(t *testing.T) {
-	reg, mm := newRegistry()
+	reg, mm := newRegistry(func() bool { return false }, func() bool { return true })
 	mm.initPool("filter")
 	mm.evaluated(event.PoolStatus{Pool: "filter", Lambda: 10, Capacity: 100, CapacitySource: scaler.SourceAuto,
 		Current: 1, Desired: 2, Reason: scaler.ReasonScaleUp}, 0.001)
