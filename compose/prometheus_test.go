@@ -39,7 +39,7 @@ func TestPrometheusScrapesMasterAndWorkers(t *testing.T) {
 		skipOrFail(t, "Debian's prometheus is not installed (scripts/test-tools.sh installs it)")
 	}
 	url := testkit.Broker(t)
-	bin := buildBinaries(t, "master", "filter", "insult")
+	bin := testkit.BuildServices(t, "master", "filter", "insult")
 	masterAddr, insultAddr, promAddr := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
 
 	cfg := filepath.Join(t.TempDir(), "warren.yaml")
@@ -202,20 +202,6 @@ func getJSON(u string, v any) error {
 		return fmt.Errorf("%s: %s", u, resp.Status)
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
-}
-
-// buildBinaries builds the named services into a temporary directory, as warren-<name>.
-func buildBinaries(t *testing.T, services ...string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, s := range services {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "warren-"+s), "../services/"+s)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", s, err, out)
-		}
-	}
-	return dir
 }
 
 // startBinary runs a program until the test ends, then stops it with SIGTERM (SIGKILL after 20 s); its

@@ -13,6 +13,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -378,4 +381,27 @@ func Publisher(t testing.TB, conn *amqp.Connection) *amqpx.Publisher {
 	}
 	t.Cleanup(func() { _ = pub.Close() })
 	return pub
+}
+
+// moduleRoot is the repository's root, found from this file's place in it, so that builds work whatever
+// directory a test has moved to (Config moves each test into a temporary one).
+var moduleRoot = func() string {
+	_, file, _, _ := goruntime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}()
+
+// BuildServices builds the named services (directories under services/) as static binaries warren-<name> into
+// a temporary directory of the test, and returns that directory: the process runtime's bin directory.
+func BuildServices(t testing.TB, services ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, s := range services {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "warren-"+s), "./services/"+s)
+		cmd.Dir = moduleRoot
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", s, err, out)
+		}
+	}
+	return dir
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -60,7 +59,7 @@ steps:
 func TestDashboardFollowsABurst(t *testing.T) {
 	needChromium(t)
 	url := testkit.Broker(t)
-	bin := buildWorkers(t, "filter")
+	bin := testkit.BuildServices(t, "filter")
 	addr := testkit.FreeAddr(t)
 
 	cfg := testkit.Config(t, url)
@@ -191,21 +190,6 @@ func needChromium(t *testing.T) {
 		}
 		t.Skipf("%s not installed", chromiumPath)
 	}
-}
-
-// buildWorkers builds the named worker services into a temporary directory for the process runtime.
-func buildWorkers(t *testing.T, services ...string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, svc := range services {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "warren-"+svc), "./services/"+svc)
-		cmd.Dir = repoRoot
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", svc, err, out)
-		}
-	}
-	return dir
 }
 
 // startMaster runs a master in-process with the process runtime; stop ends it (cleanup does too).

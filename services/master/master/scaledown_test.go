@@ -5,7 +5,6 @@ package master
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,7 +21,7 @@ import (
 // SIGTERM and grace), and checks that every event is answered exactly once: the retired workers finish and ack
 // what they hold within their shutdown grace, which the pool's grace exceeds, so none is killed mid-publish.
 func TestScaleDownWhileWorkersHoldDeliveries(t *testing.T) {
-	bin := buildFilter(t) // before testkit.Config changes the working directory
+	bin := testkit.BuildServices(t, "filter")
 	url := testkit.Broker(t)
 	conn := testkit.Conn(t, url)
 	cfg := testkit.Config(t, url) // the workers' amqp.shutdown_grace is 5 s
@@ -117,16 +116,4 @@ func TestScaleDownWhileWorkersHoldDeliveries(t *testing.T) {
 	if missing, dups := results.Check("sd", n); missing != 0 || dups != 0 {
 		t.Fatalf("%d of %d events without a result, %d with more than one", missing, n, dups)
 	}
-}
-
-// buildFilter builds the filter worker binary into a fresh directory and returns it.
-func buildFilter(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "warren-filter"), "../../filter")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build the filter worker: %v\n%s", err, out)
-	}
-	return dir
 }
