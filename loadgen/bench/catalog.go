@@ -466,13 +466,7 @@ func mean(xs []float64) float64 {
 func (r CatalogResult) Markdown() string {
 	var b strings.Builder
 	m := r.Machine
-	commit := m.Commit
-	if commit == "" {
-		commit = "unknown"
-	}
-	if m.Dirty {
-		commit += " (with uncommitted changes in tracked files)"
-	}
+	commit := m.commitLabel()
 	fmt.Fprintf(&b, "## %s — catalogue start cost — commit %s\n\n", m.At.Format("2006-01-02 15:04 MST"), commit)
 	fmt.Fprintf(&b, "Machine: %d cores (%s), %.1f GiB RAM, Linux %s. RabbitMQ %s on Erlang %s, on the same machine. %s. Load average at the start: %.2f. The benchmark took %s.\n\n",
 		m.Cores, orUnknown(m.CPU), float64(m.Memory)/(1<<30), orUnknown(m.Kernel), orUnknown(m.RabbitMQ), orUnknown(m.Erlang), m.Go, m.Load, r.Took.Round(time.Second))

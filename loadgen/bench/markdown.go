@@ -45,11 +45,8 @@ type Suite struct {
 	ScalingErr error
 }
 
-// Markdown renders the run as a dated section for results.md: a summary table with targets, then how each
-// number was measured and the detail behind it.
-func (s Suite) Markdown() string {
-	var b strings.Builder
-	m := s.Machine
+// commitLabel names the commit measured, as a results.md heading gives it.
+func (m Machine) commitLabel() string {
 	commit := m.Commit
 	if commit == "" {
 		commit = "unknown"
@@ -57,6 +54,15 @@ func (s Suite) Markdown() string {
 	if m.Dirty {
 		commit += " (with uncommitted changes in tracked files)"
 	}
+	return commit
+}
+
+// Markdown renders the run as a dated section for results.md: a summary table with targets, then how each
+// number was measured and the detail behind it.
+func (s Suite) Markdown() string {
+	var b strings.Builder
+	m := s.Machine
+	commit := m.commitLabel()
 	fmt.Fprintf(&b, "## %s — commit %s\n\n", m.At.Format("2006-01-02 15:04 MST"), commit)
 	fmt.Fprintf(&b, "Machine: %d cores (%s), %.1f GiB RAM, Linux %s. RabbitMQ %s on Erlang %s, on the same machine. %s.\n",
 		m.Cores, orUnknown(m.CPU), float64(m.Memory)/(1<<30), orUnknown(m.Kernel), orUnknown(m.RabbitMQ), orUnknown(m.Erlang), m.Go)
