@@ -7,6 +7,10 @@ GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 BIN := bin
 SERVICES := filter insult broadcaster master warren
+# Binaries say which commit they were built from (`--version`); some machines set GOFLAGS=-buildvcs=false, and a
+# tree outside git (or one git refuses to read) cannot be stamped at all.
+BUILDVCS := $(shell git rev-parse --git-dir >/dev/null 2>&1 && echo auto || echo false)
+export GOFLAGS := $(GOFLAGS) -buildvcs=$(BUILDVCS)
 COMPOSE := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; else echo docker-compose; fi)
 
 .PHONY: help

@@ -13,33 +13,24 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/spf13/pflag"
+	"github.com/spf13/cobra"
 
 	"github.com/warren-mq/warren/loadgen/publish"
 	"github.com/warren-mq/warren/loadgen/run"
-	"github.com/warren-mq/warren/shared/config"
+	"github.com/warren-mq/warren/shared/command"
 	"github.com/warren-mq/warren/shared/logging"
 )
 
 const name = "warren-loadgen"
 
-// Exit statuses, as --help lists them.
-const (
-	exitOK    = 0
-	exitLost  = 1
-	exitUsage = 2
-)
-
-const help = `Usage:
-  warren-loadgen --scenario FILE|NAME [flags]
-  warren-loadgen --pattern steady|poisson|ramp|random --rate R --duration D [flags]
-
-Plays a traffic scenario against a running Warren: publishers send text events to warren.filter (or
+// long is the help text; %s is the list of shipped scenarios.
+const long = `Plays a traffic scenario against a running Warren: publishers send text events to warren.filter (or
 broadcast requests to warren.broadcaster) on an exact schedule, a reader matches the results to the ids
 sent, and the master's pool status is sampled. After the last step loadgen drains until every confirmed
 event is answered or the drain timeout passes, then prints the report on stdout. A progress line goes to
 stderr every second on a terminal, every 5 s otherwise, never with --quiet.
 
+Give either --scenario FILE|NAME, or --pattern steady|poisson|ramp|random with --rate and --duration.
 A scenario is a YAML file (see loadgen/scenario) or the name of a shipped one: %s.
 Rates are per publisher: --rate 500 --publishers 4 offers 2000 events/s.
 
@@ -48,20 +39,33 @@ With --out DIR: timeseries.csv, plot.png, plot.svg, report.json, report.txt.
 Ctrl-C stops publishing, drains for up to 5 s and still prints the report; a second Ctrl-C quits at once.
 
 Exit status: 0 when every confirmed event got a result (or a dead letter); 1 when any was lost, or the run
-failed; 2 for a usage error (bad flag, pattern or scenario file).
-
-Flags:
-`
+failed; 2 for a usage error (bad flag, pattern or scenario file).`
 
 func main() {
-	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		// After the first signal, restore the default handling: a second Ctrl-C ends the drain at once.
+		<-ctx.Done()
+		stop()
+	}()
+	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func realMain(args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	fs.SetOutput(stderr)
+// execute runs one command line and returns its exit status; ctx ending is Ctrl-C.
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return newProgram().Execute(ctx, args, stdout, stderr)
+}
+
+// newProgram builds loadgen's command line; each program parses once, so tests build one per run.
+func newProgram() *command.Program {
+	p := command.New(name, "Play a traffic scenario against a running Warren and report what came back",
+		fmt.Sprintf(long, run.Shipped()))
+	p.Root.Example = `  warren-loadgen --scenario demo-burst --out out/burst
+  warren-loadgen --pattern steady --rate 500 --publishers 4 --duration 30s
+  warren-loadgen --pattern ramp --rate 100 --slope 20 --duration 1m --target broadcaster`
 	var (
-		cf       config.Flags
 		pf       run.PatternFlags
 		scenFile string
 		out      string
@@ -70,7 +74,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		quiet    bool
 		seed     uint64
 	)
-	config.AddFlags(fs, &cf)
+	fs := p.Root.Flags()
 	fs.StringVar(&scenFile, "scenario", "", "scenario file, or the name of a shipped scenario")
 	fs.StringVar(&pf.Pattern, "pattern", "", "one-step run: steady, poisson, ramp or random")
 	fs.Float64Var(&pf.Rate, "rate", 0, "events/s per publisher (ramp: the starting rate)")
@@ -86,89 +90,68 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&size, "size", publish.DefaultSize, "text size per event in bytes")
 	fs.BoolVarP(&quiet, "quiet", "q", false, "no progress line")
 	fs.Uint64Var(&seed, "seed", 0, "seed for poisson and random patterns (default: fresh each run)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, help, run.Shipped())
-		fs.PrintDefaults()
-	}
-	fail := func(code int, err error) int {
-		fmt.Fprintf(stderr, "%s: %v\n", name, err)
-		return code
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
+	p.Root.Args = command.NoArgs
+	p.Root.RunE = func(cmd *cobra.Command, args []string) error {
+		stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+		if size < 1 || size > publish.MaxSize {
+			return command.Usagef("--size must be between 1 and %d bytes, got %d", publish.MaxSize, size)
 		}
-		return fail(exitUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fail(exitUsage, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0)))
-	}
-	if size < 1 || size > publish.MaxSize {
-		return fail(exitUsage, fmt.Errorf("--size must be between 1 and %d bytes, got %d", publish.MaxSize, size))
-	}
+		var o run.Options
+		var err error
+		switch {
+		case scenFile != "" && pf.Pattern != "":
+			return command.Usagef("give either --scenario or --pattern, not both")
+		case scenFile != "":
+			o.Scenario, err = run.LoadScenario(scenFile)
+		case pf.Pattern != "":
+			o.Scenario, err = pf.Scenario(drain)
+		default:
+			return command.Usagef("nothing to run: give --scenario FILE or --pattern with --rate and --duration")
+		}
+		if err != nil {
+			return &command.UsageError{Err: err}
+		}
+		cfg, err := p.Config()
+		if err != nil {
+			return err
+		}
+		log, err := logging.New(stderr, "loadgen", cfg.Log.Level, cfg.Log.Format)
+		if err != nil {
+			return &command.UsageError{Err: err}
+		}
+		o.URL, o.DrainTimeout, o.Size, o.Seed, o.Out, o.Log = cfg.AMQP.URL, drain, size, seed, out, log
+		if !quiet {
+			o.Progress, o.ProgressEvery = stderr, time.Second
+			if !isTerminal(stderr) {
+				o.ProgressEvery = 5 * time.Second
+			}
+		}
 
-	var o run.Options
-	var err error
-	switch {
-	case scenFile != "" && pf.Pattern != "":
-		return fail(exitUsage, errors.New("give either --scenario or --pattern, not both"))
-	case scenFile != "":
-		o.Scenario, err = run.LoadScenario(scenFile)
-	case pf.Pattern != "":
-		o.Scenario, err = pf.Scenario(drain)
-	default:
-		return fail(exitUsage, errors.New("nothing to run: give --scenario FILE or --pattern with --rate and --duration (see --help)"))
-	}
-	if err != nil {
-		return fail(exitUsage, err)
-	}
-	cfg, err := config.Load(cf)
-	if err != nil {
-		return fail(exitUsage, err)
-	}
-	log, err := logging.New(os.Stderr, "loadgen", cfg.Log.Level, cfg.Log.Format)
-	if err != nil {
-		return fail(exitUsage, err)
-	}
-	o.URL, o.DrainTimeout, o.Size, o.Seed, o.Out, o.Log = cfg.AMQP.URL, drain, size, seed, out, log
-	if !quiet {
-		o.Progress, o.ProgressEvery = stderr, time.Second
-		if !isTerminal(stderr) {
-			o.ProgressEvery = 5 * time.Second
+		res, err := run.Run(cmd.Context(), o)
+		if res.Report.Start.IsZero() && err != nil {
+			if errors.Is(err, run.ErrUsage) {
+				return &command.UsageError{Err: err}
+			}
+			return err
 		}
-	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		// After the first signal, restore the default handling: a second Ctrl-C ends the drain at once.
-		<-ctx.Done()
-		stop()
-	}()
-	res, err := run.Run(ctx, o)
-	if res.Report.Start.IsZero() && err != nil {
-		if errors.Is(err, run.ErrUsage) {
-			return fail(exitUsage, err)
+		if err := res.Report.WriteText(stdout); err != nil {
+			return err
 		}
-		return fail(exitLost, err)
+		for _, f := range res.Files {
+			fmt.Fprintf(stdout, "wrote %s\n", f)
+		}
+		if res.Interrupted {
+			fmt.Fprintln(stderr, name+": interrupted; the report covers what was sent until then")
+		}
+		if err != nil {
+			return err
+		}
+		if res.Report.Lost > 0 {
+			return fmt.Errorf("%d events lost", res.Report.Lost)
+		}
+		return nil
 	}
-	if werr := res.Report.WriteText(stdout); werr != nil {
-		return fail(exitLost, werr)
-	}
-	for _, f := range res.Files {
-		fmt.Fprintf(stdout, "wrote %s\n", f)
-	}
-	if res.Interrupted {
-		fmt.Fprintln(stderr, name+": interrupted; the report covers what was sent until then")
-	}
-	if err != nil {
-		return fail(exitLost, err)
-	}
-	if res.Report.Lost > 0 {
-		fmt.Fprintf(stderr, "%s: %d events lost\n", name, res.Report.Lost)
-		return exitLost
-	}
-	return exitOK
+	return p
 }
 
 // isTerminal reports whether w is a terminal, where a progress line every second is welcome.

@@ -12,7 +12,13 @@ import (
 )
 
 func main() {
-	app.Main("insult", nil, func(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
-		return insult.Run(ctx, insult.Options{Config: cfg, Log: log})
+	app.Main(app.Service{
+		Name:  "insult",
+		Short: "Warren's InsultService: add, remove, list and pick insults",
+		Long: `Answers requests on warren.insult (add, remove, list, random, broadcast on/off). The catalogue lives in
+the broker, so it survives restarts and every replica sees each change.`,
+		Run: func(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
+			return insult.Run(ctx, insult.Options{Config: cfg, Log: log})
+		},
 	})
 }

@@ -64,7 +64,7 @@ func Dial(ctx context.Context, o Options) (*amqp.Connection, error) {
 	select {
 	case r := <-done:
 		if r.err != nil {
-			return nil, classify(fmt.Errorf("dial %s: %w", Redact(o.URL), r.err))
+			return nil, classify(fmt.Errorf("dial %s: %w (%s)", Redact(o.URL), r.err, URLHint))
 		}
 		return r.c, nil
 	case <-ctx.Done():
@@ -73,9 +73,12 @@ func Dial(ctx context.Context, o Options) (*amqp.Connection, error) {
 				_ = r.c.Close()
 			}
 		}()
-		return nil, ctx.Err()
+		return nil, fmt.Errorf("dial %s: %w (%s)", Redact(o.URL), ctx.Err(), URLHint)
 	}
 }
+
+// URLHint says how to point a Warren binary at another broker; dial errors end with it.
+const URLHint = "set the broker with --amqp-url or WARREN_AMQP_URL"
 
 func classify(err error) error {
 	var ae *amqp.Error

@@ -11,6 +11,10 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// Durations carry their unit ("retry_in":"100ms", "grace":"15s"), whichever logger writes them: a bare 100
+// could be any unit. Set at init so loggers built without New (tests' loggers) agree.
+func init() { zerolog.DurationFieldFormat = zerolog.DurationFormatString }
+
 // New returns a logger writing to w at level, in format "json", "console" or "auto" (console on a TTY).
 func New(w io.Writer, service, level, format string) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(level)

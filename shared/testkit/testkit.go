@@ -3,6 +3,7 @@
 package testkit
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -27,6 +28,7 @@ import (
 	"github.com/warren-mq/warren/shared/amqpx"
 	"github.com/warren-mq/warren/shared/config"
 	"github.com/warren-mq/warren/shared/event"
+	"github.com/warren-mq/warren/shared/logging"
 	"github.com/warren-mq/warren/shared/topology"
 )
 
@@ -110,9 +112,13 @@ func Config(t testing.TB, url string) config.Config {
 	return c
 }
 
-// Logger writes to the test log.
+// Logger writes to the test log, as the services' own logger would.
 func Logger(t testing.TB, service string) zerolog.Logger {
-	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel).With().Timestamp().Str("service", service).Logger()
+	log, err := logging.New(zerolog.NewTestWriter(t), service, "info", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return log
 }
 
 // Conn dials url, declares the topology, and closes the connection when the test ends.
@@ -404,4 +410,24 @@ func BuildServices(t testing.TB, services ...string) string {
 		}
 	}
 	return dir
+}
+
+// Buffer is a bytes.Buffer safe for one writer (a command, a process) and a test reading it meanwhile.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

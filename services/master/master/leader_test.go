@@ -246,7 +246,7 @@ func TestStandbyNeverActsAndLeadsWhenTheLockIsFree(t *testing.T) {
 	released := time.Now()
 	release()
 	lead := logs.await(t, 30*time.Second, "leading")
-	t.Logf("led %v after the lock was released (waited %v ms as a standby)", time.Since(released).Round(time.Millisecond), lead["waited"])
+	t.Logf("led %v after the lock was released (waited %v as a standby)", time.Since(released).Round(time.Millisecond), lead["waited"])
 	testkit.Eventually(t, 30*time.Second, "one worker", func() bool { return len(running(t, rt)) == 1 })
 	testkit.Eventually(t, 60*time.Second, "every result", func() bool { missing, _ := rc.Check("s", n); return missing == 0 })
 	testkit.Eventually(t, 30*time.Second, "a status from the leader", func() bool { return len(statusesFrom(st, id)) > 0 })
@@ -346,7 +346,7 @@ func TestKilledLeaderIsReplacedByStandbyThatAdoptsItsWorkers(t *testing.T) {
 	killed := time.Now()
 	killA()
 	lead := b.await(t, 30*time.Second, "leading")
-	t.Logf("standby led %v after the leader was SIGKILLed (it had waited %v ms as a standby)", time.Since(killed).Round(time.Millisecond), lead["waited"])
+	t.Logf("standby led %v after the leader was SIGKILLed (it had waited %v as a standby)", time.Since(killed).Round(time.Millisecond), lead["waited"])
 	adopted, _ := lead["adopted"].(map[string]any)
 	if adopted["filter"] != float64(2) {
 		t.Errorf("B adopted %v, want the 2 filter workers", lead["adopted"])

@@ -359,7 +359,7 @@ func (m *master) evaluate(ctx context.Context, p *pool, pr *probe, pub *amqpx.Pu
 	ev.Str("pool", p.name).Float64("lambda", round(st.Lambda)).Float64("lambda_raw", round(st.LambdaRaw)).
 		Int("backlog", st.Backlog).Int("ready", ready).Int("held", held).Float64("capacity", round(st.Capacity)).
 		Str("capacity_source", st.CapacitySource).Int("capacity_reports", st.CapacityReports).
-		Float64("capacity_age_s", round(st.CapacityAge)).Str("formula", st.Formula).Float64("tr", st.Tr).Int("current", current).Int("raw", dec.Raw).
+		Float64("capacity_age_s", round(st.CapacityAge)).Str("formula", st.Formula).Float64("tr_s", st.Tr).Int("current", current).Int("raw", dec.Raw).
 		Int("desired", dec.Desired).Str("reason", dec.Reason).Bool("dry_run", st.DryRun).Msg("evaluation")
 
 	if dec.Desired != current && !m.o.Config.Master.DryRun {

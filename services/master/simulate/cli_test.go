@@ -2,19 +2,24 @@ package simulate
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/warren-mq/warren/loadgen/timeseries"
+	"github.com/warren-mq/warren/shared/command"
 )
 
-// runMain runs the subcommand with the repository's configuration and returns its exit code and outputs.
+// runMain runs `warren-master simulate` with the repository's configuration and returns its exit status and
+// outputs.
 func runMain(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
+	p := command.New("warren-master", "Warren's autoscaler", "")
+	p.Root.AddCommand(Command(p))
 	var stdout, stderr bytes.Buffer
-	code := Main(append([]string{"--config", repoConfig(t)}, args...), &stdout, &stderr)
+	code := p.Execute(context.Background(), append([]string{"simulate", "--config", repoConfig(t)}, args...), &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 
@@ -105,12 +110,27 @@ func TestMainErrors(t *testing.T) {
 			if code != 2 {
 				t.Errorf("exit %d, want 2", code)
 			}
-			if !strings.Contains(errOut, tt.want) || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
-				t.Errorf("stderr %q, want one line containing %q", errOut, tt.want)
+			lines := strings.Split(strings.TrimSuffix(errOut, "\n"), "\n")
+			if len(lines) != 2 || !strings.HasPrefix(lines[0], "warren-master simulate: ") || !strings.Contains(lines[0], tt.want) ||
+				lines[1] != "Run 'warren-master simulate --help' for usage." {
+				t.Errorf("stderr %q, want one line containing %q, then the usage hint", errOut, tt.want)
 			}
 			if out != "" {
 				t.Errorf("stdout %q, want nothing", out)
 			}
 		})
+	}
+}
+
+// TestMainOutputsUnwritable checks that outputs that cannot be written end with exit status 1, after the summary.
+func TestMainOutputsUnwritable(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runMain(t, "--trace", "steady-20", "--out", filepath.Join(file, "out"))
+	if code != 1 || !strings.Contains(out, "trace steady-20") ||
+		!strings.HasPrefix(errOut, "warren-master simulate: create output directory: ") || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1, the summary, and one line saying why", code, out, errOut)
 	}
 }

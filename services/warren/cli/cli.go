@@ -1,139 +1,142 @@
 // Package cli is the `warren` command for people: publish texts, subscribe to broadcasts, manage insults,
-// switch broadcasting, tail results and inspect dead letters.
+// switch broadcasting, tail results, watch the master's scaling and inspect dead letters.
 package cli
 
 import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
-	"github.com/spf13/pflag"
+	"github.com/spf13/cobra"
 
 	"github.com/warren-mq/warren/shared/amqpx"
+	"github.com/warren-mq/warren/shared/command"
 	"github.com/warren-mq/warren/shared/config"
 	"github.com/warren-mq/warren/shared/event"
 	"github.com/warren-mq/warren/shared/topology"
 )
 
-// Usage is printed by `warren help` and on a usage error.
-const Usage = `usage: warren [--amqp-url URL] [--config FILE] <command> [args]
+// Long is the root command's description, printed by `warren --help`.
+const long = `Warren's command line: publish texts to the filter pool, follow broadcasts and results, manage the insult
+catalogue, switch the periodic broadcast, watch the master's scaling decisions and handle dead letters.
 
-commands:
-  publish [TEXT...]          publish texts to warren.filter (or --file F, or stdin lines); --wait prints results
-  subscribe                  print broadcasts until Ctrl-C
-  insult add|rm|ls|random    manage the insult catalogue
-  broadcast on|off           switch the periodic insult broadcast
-  results [--once] [-n N]    consume and print results from warren.results
-  watch                      print the master's view of every pool after each evaluation (Ctrl-C stops)
-  dead [ls|show ID|requeue ID|requeue --all]
-                             inspect dead letters and their reasons, or send them back to be processed
-  topology apply [--recreate-empty]
-                             declare every exchange and queue (as an operator; services may then run without
-                             configure rights)
-  topology verify            check that every exchange and queue exists
-  topology permissions ROLE [--read-results]
-                             print a role's RabbitMQ permissions: configure, write, read (one per line)
-`
+The broker URL comes from --amqp-url, else WARREN_AMQP_URL, else amqp.url in the configuration file
+(--config, WARREN_CONFIG, or configs/warren.yaml when present), else amqp://guest:guest@127.0.0.1:5672/.
 
-// IO is where the command reads and writes.
-type IO struct {
-	In       io.Reader
-	Out, Err io.Writer
+Exit status: 0 on success, 1 when the command fails (the broker cannot be reached, a service does not answer,
+a dead letter is not found), 2 for a usage or configuration error (found before anything is dialled).`
+
+// New returns the warren command line; publish reads texts from stdin when given neither texts nor --file.
+func New(stdin io.Reader) *command.Program {
+	p := command.New("warren", "Publish, follow and manage a Warren system", long)
+	c := &client{p: p, stdin: stdin}
+	p.Root.PersistentFlags().DurationVar(&c.timeout, "timeout", 10*time.Second, "how long to wait for the broker and for replies")
+	p.Root.AddCommand(publishCmd(c), subscribeCmd(c), insultCmd(c), broadcastCmd(c), resultsCmd(c), watchCmd(c),
+		deadCmd(c), topologyCmd(c))
+	p.EnableCompletion()
+	return p
 }
 
-// UsageError marks a mistake in the command line; main exits 2 for it.
-type UsageError struct{ Msg string }
+// client is what every subcommand shares: the program's flags, and the connection once a command, its
+// arguments checked, asks for it.
+type client struct {
+	p       *command.Program
+	stdin   io.Reader
+	timeout time.Duration
+	cfg     config.Config
+	conn    *amqp.Connection
+	out     io.Writer
+	err     io.Writer
+}
 
-func (e *UsageError) Error() string { return e.Msg }
-
-func usagef(format string, args ...any) error { return &UsageError{fmt.Sprintf(format, args...)} }
-
-// Run executes one command line.
-func Run(ctx context.Context, args []string, stdio IO) error {
-	fs := pflag.NewFlagSet("warren", pflag.ContinueOnError)
-	fs.SetInterspersed(false)
-	fs.SetOutput(io.Discard)
-	var f config.Flags
-	config.AddFlags(fs, &f)
-	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for replies")
-	if err := fs.Parse(args); err != nil {
-		return usagef("%v", err)
-	}
-	rest := fs.Args()
-	if len(rest) == 0 || rest[0] == "help" || rest[0] == "-h" || rest[0] == "--help" {
-		fmt.Fprint(stdio.Out, Usage)
-		return nil
-	}
-	cfg, err := config.Load(f)
+// connect loads the configuration, dials the broker and, with declare, declares the topology. Commands call it
+// only after their arguments are checked, so a usage error never waits for a broker.
+func (c *client) connect(cmd *cobra.Command, name string, declare bool) (func(), error) {
+	c.out, c.err = cmd.OutOrStdout(), cmd.ErrOrStderr()
+	cfg, err := c.p.Config()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	cmd, cmdArgs := rest[0], rest[1:]
-	if cmd == "topology" {
-		return topologyCmd(ctx, cfg, cmdArgs, stdio)
-	}
-	run, ok := map[string]func(context.Context, *client, []string) error{
-		"publish": publish, "subscribe": subscribe, "insult": insult, "broadcast": broadcast,
-		"results": results, "dead": dead, "watch": watch,
-	}[cmd]
-	if !ok {
-		return usagef("unknown command %q (try `warren help`)", cmd)
-	}
-	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	opts, err := amqpx.FromConfig(cfg.AMQP, "warren-cli")
+	c.cfg = cfg
+	dctx, cancel := context.WithTimeout(cmd.Context(), c.timeout)
+	defer cancel()
+	opts, err := amqpx.FromConfig(cfg.AMQP, name)
 	if err != nil {
-		cancel()
-		return err
+		return nil, &command.UsageError{Err: err}
 	}
 	conn, err := amqpx.Dial(dctx, opts)
-	cancel()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer conn.Close()
-	if err := amqpx.DeclareTopology(conn, topology.Options{DeliveryLimit: cfg.AMQP.DeliveryLimit}); err != nil {
-		return err
+	if declare {
+		if err := amqpx.DeclareTopology(conn, topology.Options{DeliveryLimit: cfg.AMQP.DeliveryLimit}); err != nil {
+			_ = conn.Close()
+			return nil, err
+		}
 	}
-	return run(ctx, &client{conn: conn, cfg: cfg, io: stdio, timeout: *timeout}, cmdArgs)
+	c.conn = conn
+	return func() { _ = conn.Close() }, nil
 }
 
-type client struct {
-	conn    *amqp.Connection
-	cfg     config.Config
-	io      IO
-	timeout time.Duration
+// connected wraps a command's work: connect (declaring the topology the command uses), run, close.
+func (c *client) connected(run func(ctx context.Context) error) func(*cobra.Command, []string) error {
+	return c.session("warren-cli", true, run)
 }
 
-func (c *client) printf(format string, args ...any) { fmt.Fprintf(c.io.Out, format, args...) }
+func (c *client) session(name string, declare bool, run func(ctx context.Context) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		done, err := c.connect(cmd, name, declare)
+		if err != nil {
+			return err
+		}
+		defer done()
+		return run(cmd.Context())
+	}
+}
 
-func publish(ctx context.Context, c *client, args []string) error {
-	fs := pflag.NewFlagSet("publish", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	file := fs.StringP("file", "f", "", "publish each line of this file")
-	wait := fs.Bool("wait", false, "wait for each text's result and print it")
-	to := fs.String("to", "filter", "pool to publish to: filter or broadcaster")
-	if err := fs.Parse(args); err != nil {
-		return usagef("publish: %v", err)
+func (c *client) printf(format string, args ...any) { fmt.Fprintf(c.out, format, args...) }
+
+func publishCmd(c *client) *cobra.Command {
+	var file, to string
+	var wait bool
+	cmd := &cobra.Command{
+		Use:   "publish [TEXT...]",
+		Short: "Publish texts to warren.filter (or --file F, or stdin lines); --wait prints each result",
+		Long: `Publishes each TEXT as one event: {"id": ..., "text": ...}. Without TEXT it publishes each non-empty line of
+--file, or of stdin. Each event is confirmed by the broker before the next; --wait instead waits for each
+text's result and prints it: <id> TAB <censored text> TAB (<n> censored).`,
+		Example: `  warren publish "you idiot" "hello"
+  warren publish --wait "You IDIOT!"
+  warren publish --file texts.txt
+  warren publish --to broadcaster "hello, everyone"`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			exchange := map[string]string{"filter": topology.FilterExchange, "broadcaster": topology.BroadcasterExchange}[to]
+			if exchange == "" {
+				return command.Usagef("--to must be filter or broadcaster, got %q", to)
+			}
+			if wait && to != "filter" {
+				return command.Usagef("--wait works with --to filter only")
+			}
+			texts, err := inputs(args, file, c.stdin)
+			if err != nil {
+				return err
+			}
+			return c.connected(func(ctx context.Context) error { return c.publish(ctx, exchange, texts, wait) })(cmd, args)
+		},
 	}
-	exchange := map[string]string{"filter": topology.FilterExchange, "broadcaster": topology.BroadcasterExchange}[*to]
-	if exchange == "" {
-		return usagef("publish: --to must be filter or broadcaster, got %q", *to)
-	}
-	if *wait && *to != "filter" {
-		return usagef("publish: --wait works with --to filter only")
-	}
-	texts, err := inputs(fs.Args(), *file, c.io.In)
-	if err != nil {
-		return err
-	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "publish each line of this file")
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait for each text's result and print it")
+	cmd.Flags().StringVar(&to, "to", "filter", "pool to publish to: filter or broadcaster")
+	return cmd
+}
+
+func (c *client) publish(ctx context.Context, exchange string, texts []string, wait bool) error {
 	pub, err := amqpx.NewPublisher(c.conn)
 	if err != nil {
 		return err
@@ -141,27 +144,27 @@ func publish(ctx context.Context, c *client, args []string) error {
 	defer pub.Close()
 	for i, text := range texts {
 		if err := event.CheckSize([]byte(text), c.cfg.AMQP.MaxBody); err != nil {
-			return fmt.Errorf("publish: text %d: %w", i+1, err)
+			return fmt.Errorf("text %d: %w", i+1, err)
 		}
 		id := fmt.Sprintf("cli-%d-%d", time.Now().UnixNano(), i)
 		body, _ := json.Marshal(event.Text{ID: id, Text: text})
 		msg := amqp.Publishing{ContentType: event.ContentJSON, DeliveryMode: amqp.Persistent, MessageId: id, Body: body}
-		if *wait {
+		if wait {
 			wctx, cancel := context.WithTimeout(ctx, c.timeout)
 			d, err := amqpx.Call(wctx, c.conn, exchange, "", msg)
 			cancel()
 			if err != nil {
-				return fmt.Errorf("publish: %w", err)
+				return fmt.Errorf("waiting for the result of %s: %w (is a filter worker running?)", id, err)
 			}
 			var r event.Result
 			if err := json.Unmarshal(d.Body, &r); err != nil {
-				return fmt.Errorf("publish: unreadable result: %w", err)
+				return fmt.Errorf("unreadable result: %w", err)
 			}
 			c.printf("%s\t%s\t(%d censored)\n", r.ID, r.Text, r.Censored)
 			continue
 		}
 		if err := pub.Publish(ctx, exchange, "", msg); err != nil {
-			return fmt.Errorf("publish: %w", err)
+			return err
 		}
 		c.printf("published %s\n", id)
 	}
@@ -171,7 +174,7 @@ func publish(ctx context.Context, c *client, args []string) error {
 // inputs returns the texts to publish: the arguments, else the file's lines, else stdin's lines.
 func inputs(args []string, file string, stdin io.Reader) ([]string, error) {
 	if len(args) > 0 && file != "" {
-		return nil, usagef("publish: give texts or --file, not both")
+		return nil, command.Usagef("give texts or --file, not both")
 	}
 	if len(args) > 0 {
 		return args, nil
@@ -180,13 +183,13 @@ func inputs(args []string, file string, stdin io.Reader) ([]string, error) {
 	if file != "" {
 		f, err := os.Open(file)
 		if err != nil {
-			return nil, fmt.Errorf("publish: %w", err)
+			return nil, &command.UsageError{Err: err}
 		}
 		defer f.Close()
 		r = f
 	}
 	if r == nil {
-		return nil, usagef("publish: nothing to publish")
+		return nil, command.Usagef("nothing to publish: give texts, --file, or lines on stdin")
 	}
 	var out []string
 	sc := bufio.NewScanner(r)
@@ -197,35 +200,39 @@ func inputs(args []string, file string, stdin io.Reader) ([]string, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("publish: read input: %w", err)
+		return nil, fmt.Errorf("read input: %w", err)
 	}
 	if len(out) == 0 {
-		return nil, usagef("publish: nothing to publish")
+		return nil, command.Usagef("nothing to publish: give texts, --file, or lines on stdin")
 	}
 	return out, nil
 }
 
-func subscribe(ctx context.Context, c *client, args []string) error {
-	if len(args) > 0 {
-		return usagef("subscribe takes no arguments")
+func subscribeCmd(c *client) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "subscribe",
+		Short: "Print broadcasts until Ctrl-C",
+		Long: `Binds a private queue to the warren.broadcast fanout and prints every broadcast until Ctrl-C:
+<time> TAB <type> TAB <text>.`,
+		Args: cobra.NoArgs,
 	}
-	fmt.Fprintf(c.io.Err, "subscribed to %s; Ctrl-C to stop\n", topology.BroadcastExchange)
-	return c.follow(ctx, "subscribe", topology.BroadcastExchange, func(d amqp.Delivery) {
-		var b event.Broadcast
-		if json.Unmarshal(d.Body, &b) == nil && b.Text != "" {
-			c.printf("%s\t%s\t%s\n", b.At.Local().Format("15:04:05"), b.Type, b.Text)
-		} else {
-			c.printf("%s\n", d.Body)
-		}
+	cmd.RunE = c.connected(func(ctx context.Context) error {
+		fmt.Fprintf(c.err, "subscribed to %s; Ctrl-C to stop\n", topology.BroadcastExchange)
+		return c.follow(ctx, topology.BroadcastExchange, func(d amqp.Delivery) {
+			var b event.Broadcast
+			if json.Unmarshal(d.Body, &b) == nil && b.Text != "" {
+				c.printf("%s\t%s\t%s\n", b.At.Local().Format("15:04:05"), b.Type, b.Text)
+			} else {
+				c.printf("%s\n", d.Body)
+			}
+		})
 	})
+	return cmd
 }
 
 // follow hands what a fanout exchange carries to show, through a private queue, until ctx ends (Ctrl-C).
-func (c *client) follow(ctx context.Context, cmd, exchange string, show func(amqp.Delivery)) error {
-	if err := amqpx.Follow(ctx, c.conn, exchange, 10000, show); err != nil {
-		return fmt.Errorf("%s: %w", cmd, err)
-	}
-	return nil
+func (c *client) follow(ctx context.Context, exchange string, show func(amqp.Delivery)) error {
+	return amqpx.Follow(ctx, c.conn, exchange, 10000, show)
 }
 
 func (c *client) call(ctx context.Context, req event.InsultRequest) (event.InsultReply, error) {
@@ -246,80 +253,77 @@ func (c *client) call(ctx context.Context, req event.InsultRequest) (event.Insul
 	return r, nil
 }
 
-func insult(ctx context.Context, c *client, args []string) error {
-	if len(args) == 0 {
-		return usagef("insult: want add|rm|ls|random")
-	}
-	op := map[string]string{"add": event.OpAdd, "rm": event.OpRemove, "remove": event.OpRemove, "ls": event.OpList,
-		"list": event.OpList, "random": event.OpRandom}[args[0]]
-	if op == "" {
-		return usagef("insult: unknown subcommand %q (want add|rm|ls|random)", args[0])
-	}
-	needsArg := op == event.OpAdd || op == event.OpRemove
-	if needsArg != (len(args) > 1) {
-		if needsArg {
-			return usagef("insult %s: give the insult", args[0])
+func broadcastCmd(c *client) *cobra.Command {
+	cmd := command.Group(&cobra.Command{
+		Use:   "broadcast",
+		Short: "Switch the periodic insult broadcast on or off",
+		Long: `While broadcasting is on, one broadcaster sends a random insult to warren.broadcast every 5 s, however
+many broadcasters run. The switch goes through the insult service, so every broadcaster sees it.`,
+	})
+	for _, state := range []string{"on", "off"} {
+		sub := &cobra.Command{
+			Use:   state,
+			Short: "Switch broadcasting " + state,
+			Args:  cobra.NoArgs,
 		}
-		return usagef("insult %s takes no arguments", args[0])
+		sub.RunE = c.connected(func(ctx context.Context) error {
+			if _, err := c.call(ctx, event.InsultRequest{Op: "broadcast_" + state}); err != nil {
+				return err
+			}
+			c.printf("broadcasting %s\n", state)
+			return nil
+		})
+		cmd.AddCommand(sub)
 	}
-	r, err := c.call(ctx, event.InsultRequest{Op: op, Insult: strings.Join(args[1:], " ")})
-	if err != nil {
-		return err
-	}
-	switch op {
-	case event.OpList:
-		sorted := append([]string(nil), r.Insults...)
-		sort.Strings(sorted)
-		for _, in := range sorted {
-			c.printf("%s\n", in)
-		}
-	case event.OpRandom:
-		c.printf("%s\n", r.Insult)
-	default:
-		verb := map[string]string{event.OpAdd: "added", event.OpRemove: "removed"}[op]
-		if r.Changed != nil && !*r.Changed {
-			verb = map[string]string{event.OpAdd: "already catalogued", event.OpRemove: "was not catalogued"}[op]
-		}
-		c.printf("%s: %s\n", r.Insult, verb)
-	}
-	return nil
+	return cmd
 }
 
-func broadcast(ctx context.Context, c *client, args []string) error {
-	if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
-		return usagef("broadcast: want on or off")
+func resultsCmd(c *client) *cobra.Command {
+	var once bool
+	var limit int
+	var o output
+	cmd := &cobra.Command{
+		Use:   "results",
+		Short: "Consume and print results from warren.results",
+		Long: `Consumes warren.results (acknowledging each result, so each is printed once by one reader) and prints
+<id> TAB <censored text> TAB (<n> censored), until Ctrl-C, --once (the queue is empty) or -n N results.
+
+With -o json, one object per result: {"id","text","censored","sent_at"} as the filter published it
+(sent_at only when the event carried it); a body that is not a result prints as {"raw": "<body>"}.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.check(); err != nil {
+				return err
+			}
+			if limit < 0 {
+				return command.Usagef("-n must be >= 0, got %d", limit)
+			}
+			return c.connected(func(ctx context.Context) error { return c.results(ctx, once, limit, o) })(cmd, args)
+		},
 	}
-	if _, err := c.call(ctx, event.InsultRequest{Op: "broadcast_" + args[0]}); err != nil {
-		return err
-	}
-	c.printf("broadcasting %s\n", args[0])
-	return nil
+	cmd.Flags().BoolVar(&once, "once", false, "stop when the queue is empty instead of following it")
+	cmd.Flags().IntVarP(&limit, "count", "n", 0, "stop after N results")
+	o.add(cmd)
+	return cmd
 }
 
-func results(ctx context.Context, c *client, args []string) error {
-	fs := pflag.NewFlagSet("results", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	once := fs.Bool("once", false, "stop when the queue is empty instead of following it")
-	limit := fs.IntP("count", "n", 0, "stop after N results")
-	if err := fs.Parse(args); err != nil {
-		return usagef("results: %v", err)
-	}
+func (c *client) results(ctx context.Context, once bool, limit int, o output) error {
 	ch, err := c.conn.Channel()
 	if err != nil {
-		return fmt.Errorf("results: %w", err)
+		return err
 	}
 	defer ch.Close()
 	if err := ch.Qos(100, 0, false); err != nil {
-		return fmt.Errorf("results: %w", err)
+		return err
 	}
 	msgs, err := ch.Consume(topology.Results, "", false, false, false, false, nil)
 	if err != nil {
-		return fmt.Errorf("results: %w", err)
+		return fmt.Errorf("consume %s: %w", topology.Results, err)
 	}
 	n := 0
 	for {
 		idle := time.After(time.Hour)
-		if *once {
+		if once {
 			idle = time.After(500 * time.Millisecond)
 		}
 		select {
@@ -329,16 +333,24 @@ func results(ctx context.Context, c *client, args []string) error {
 			return nil
 		case d, ok := <-msgs:
 			if !ok {
-				return errors.New("results: connection lost")
+				return fmt.Errorf("connection to the broker lost")
 			}
 			var r event.Result
-			if json.Unmarshal(d.Body, &r) == nil {
+			readable := json.Unmarshal(d.Body, &r) == nil
+			switch {
+			case o.json && readable:
+				o.emit(c.out, r)
+			case o.json:
+				o.emit(c.out, struct {
+					Raw string `json:"raw"`
+				}{string(d.Body)})
+			case readable:
 				c.printf("%s\t%s\t(%d censored)\n", r.ID, r.Text, r.Censored)
-			} else {
+			default:
 				c.printf("%s\n", d.Body)
 			}
 			_ = d.Ack(false)
-			if n++; *limit > 0 && n >= *limit {
+			if n++; limit > 0 && n >= limit {
 				return nil
 			}
 		}

@@ -5,7 +5,9 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -16,21 +18,37 @@ import (
 	"github.com/warren-mq/warren/services/filter/filter"
 	"github.com/warren-mq/warren/services/insult/insult"
 	"github.com/warren-mq/warren/services/warren/cli"
+	"github.com/warren-mq/warren/shared/event"
 	"github.com/warren-mq/warren/shared/testkit"
 	"github.com/warren-mq/warren/shared/topology"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// run executes one command line against url and returns what it printed.
+// exitError is a command line's failure: its exit status and the first line it wrote on stderr.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit %d: %s", e.code, e.msg) }
+
+// run executes one command line against url and returns what it printed on stdout.
 func run(t *testing.T, url, stdin string, args ...string) (string, error) {
 	t.Helper()
-	var out, errOut bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	err := cli.Run(ctx, append([]string{"--amqp-url", url, "--timeout", "5s"}, args...),
-		cli.IO{In: strings.NewReader(stdin), Out: &out, Err: &errOut})
-	return out.String(), err
+	return runCtx(ctx, url, stdin, args...)
+}
+
+func runCtx(ctx context.Context, url, stdin string, args ...string) (string, error) {
+	var out, errOut bytes.Buffer
+	code := cli.New(strings.NewReader(stdin)).Execute(ctx, append([]string{"--amqp-url", url, "--timeout", "5s"}, args...), &out, &errOut)
+	if code != 0 {
+		first, _, _ := strings.Cut(errOut.String(), "\n")
+		return out.String(), &exitError{code: code, msg: first}
+	}
+	return out.String(), nil
 }
 
 func TestCommands(t *testing.T) {
@@ -53,16 +71,20 @@ func TestCommands(t *testing.T) {
 		{args: []string{"insult", "add", "Scurvy", "Knave"}, want: "Scurvy Knave: added"},
 		{args: []string{"insult", "add", "scurvy knave"}, want: "already catalogued"},
 		{args: []string{"insult", "ls"}, want: "Scurvy Knave\n"},
+		{args: []string{"insult", "ls", "-o", "json"}, want: `{"insult":"Scurvy Knave"}` + "\n"},
+		{args: []string{"insult", "random", "--json"}, want: `{"insult":"`},
 		{args: []string{"publish", "--wait", "You IDIOT!", "thou scurvy knave"}, want: "You CENSORED!\t(1 censored)"},
 		{args: []string{"publish"}, stdin: "line one, fool\n\nline two\n", want: "published"},
-		{args: []string{"results", "--once"}, want: "line one, CENSORED\t(1 censored)"},
+		{args: []string{"results", "-n", "2"}, want: "line one, CENSORED\t(1 censored)"},
+		{args: []string{"publish", "third, fool"}, want: "published"},
+		{args: []string{"results", "-n", "1", "-o", "json"}, want: `","text":"third, CENSORED","censored":1}`},
 		{args: []string{"broadcast", "on"}, want: "broadcasting on"},
 		{args: []string{"broadcast", "off"}, want: "broadcasting off"},
 		{args: []string{"insult", "rm", "scurvy knave"}, want: "removed"},
 		{args: []string{"dead", "ls"}, want: "no dead letters"},
 		{args: []string{"nope"}, wantErr: `unknown command "nope"`},
-		{args: []string{"insult", "shout"}, wantErr: "unknown subcommand"},
-		{args: []string{"broadcast", "maybe"}, wantErr: "want on or off"},
+		{args: []string{"insult", "shout"}, wantErr: `unknown subcommand "shout"`},
+		{args: []string{"broadcast", "maybe"}, wantErr: `unknown subcommand "maybe" (want off, on)`},
 		{args: []string{"publish", "--to", "nowhere", "x"}, wantErr: "--to must be filter or broadcaster"},
 		{args: []string{"--set", "amqp.prefetch=0", "insult", "ls"}, wantErr: "amqp.prefetch"},
 	}
@@ -78,8 +100,8 @@ func TestCommands(t *testing.T) {
 			t.Errorf("%v: out %q, err %v; want output containing %q", s.args, out, err, s.want)
 		}
 	}
-	var usage *cli.UsageError
-	if _, err := run(t, url, "", "nope"); !errors.As(err, &usage) {
+	var exit *exitError
+	if _, err := run(t, url, "", "nope"); !errors.As(err, &exit) || exit.code != 2 {
 		t.Errorf("an unknown command is not a usage error: %v", err)
 	}
 
@@ -92,6 +114,23 @@ func TestCommands(t *testing.T) {
 	if out, err := run(t, url, "", "dead", "show", "bad-1"); err != nil || !strings.Contains(out, "wrong schema") || !strings.Contains(out, `exchange "warren.filter"`) {
 		t.Errorf("dead show: %q %v", out, err)
 	}
+	var dl struct {
+		N                             int
+		MessageID                     string `json:"message_id"`
+		Reason, Queue, Exchange, Body string
+		Attempts                      int
+		FailedAt                      string `json:"failed_at"`
+	}
+	for _, args := range [][]string{{"dead", "ls", "-o", "json"}, {"dead", "show", "#1", "--json"}} {
+		out, err := run(t, url, "", args...)
+		if err != nil || strings.Count(out, "\n") != 1 || json.Unmarshal([]byte(out), &dl) != nil {
+			t.Fatalf("%v: %q %v; want one JSON line", args, out, err)
+		}
+		if dl.N != 1 || dl.MessageID != "bad-1" || !strings.Contains(dl.Reason, "wrong schema") || dl.Queue != topology.FilterWork ||
+			dl.Exchange != topology.FilterExchange || dl.Body != `{"text": 1}` || dl.FailedAt == "" {
+			t.Errorf("%v: %+v", args, dl)
+		}
+	}
 	if out, err := run(t, url, "", "dead", "requeue", "bad-1"); err != nil || !strings.Contains(out, "requeued bad-1 to warren.filter") {
 		t.Errorf("dead requeue: %q %v", out, err)
 	}
@@ -100,4 +139,39 @@ func TestCommands(t *testing.T) {
 		out, _ := run(t, url, "", "dead", "ls")
 		return strings.Count(out, "bad-1") == 1
 	})
+}
+
+// TestWatchJSON follows warren.status as `watch -o json` and prints each pool status the master publishes as one
+// JSON line with the master's field names.
+func TestWatchJSON(t *testing.T) {
+	url := testkit.Broker(t)
+	conn := testkit.Conn(t, url)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut testkit.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- cli.New(nil).Execute(ctx, []string{"--amqp-url", url, "watch", "-o", "json"}, &out, &errOut)
+	}()
+	status := event.PoolStatus{Pool: "filter", At: time.Now().UTC(), Lambda: 12.5, Backlog: 3, Capacity: 40,
+		CapacitySource: "auto", Tr: 2, Current: 1, Desired: 2, Reason: "scale up", Leader: "m-1"}
+	body, _ := json.Marshal(status)
+	// The private queue exists only once watch has dialled: publish until a status arrives.
+	testkit.Eventually(t, 10*time.Second, "watch to print a status", func() bool {
+		testkit.Publish(t, conn, topology.StatusExchange, "", amqp.Publishing{ContentType: "application/json", Body: body})
+		return strings.Contains(out.String(), "\n")
+	})
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("watch exited %d: %s", code, errOut.String())
+	}
+	first, _, _ := strings.Cut(out.String(), "\n")
+	var got event.PoolStatus
+	if err := json.Unmarshal([]byte(first), &got); err != nil || got.Pool != "filter" || got.Desired != 2 || got.Reason != "scale up" {
+		t.Fatalf("watch -o json printed %q (%v)", first, err)
+	}
+	for _, field := range []string{`"lambda":12.5`, `"backlog":3`, `"capacity_source":"auto"`, `"tr_s":2`, `"leader":"m-1"`} {
+		if !strings.Contains(first, field) {
+			t.Errorf("watch -o json line lacks %s: %s", field, first)
+		}
+	}
 }

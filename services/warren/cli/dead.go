@@ -8,98 +8,174 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/spf13/cobra"
 
 	"github.com/warren-mq/warren/shared/amqpx"
+	"github.com/warren-mq/warren/shared/command"
 	"github.com/warren-mq/warren/shared/topology"
 )
 
-// dead lists, shows and requeues dead letters. Listing peeks: it takes every message without acking and closes
-// its channel, so the broker puts them all back.
-func dead(ctx context.Context, c *client, args []string) error {
-	sub := "ls"
-	if len(args) > 0 {
-		sub, args = args[0], args[1:]
+// deadLetter is one dead letter in -o json output of `dead ls` and `dead show`.
+type deadLetter struct {
+	// N is its place in the queue, as `dead show '#N'` takes it.
+	N         int    `json:"n"`
+	MessageID string `json:"message_id"`
+	Reason    string `json:"reason"`
+	// Attempts is how many times a worker tried it (0 when the broker dead-lettered it).
+	Attempts int    `json:"attempts"`
+	FailedAt string `json:"failed_at"`
+	Queue    string `json:"queue"`
+	// Exchange and RoutingKey are where it was first published: where `dead requeue` sends it back.
+	Exchange    string `json:"exchange"`
+	RoutingKey  string `json:"routing_key"`
+	ContentType string `json:"content_type"`
+	Size        int    `json:"size"`
+	Body        string `json:"body"`
+}
+
+func newDeadLetter(n int, d amqp.Delivery) deadLetter {
+	attempts, _ := strconv.Atoi(header(d, topology.HeaderAttempts))
+	return deadLetter{N: n, MessageID: d.MessageId, Reason: reason(d), Attempts: attempts,
+		FailedAt: header(d, topology.HeaderFailedAt), Queue: header(d, topology.HeaderQueue),
+		Exchange: header(d, topology.HeaderOrigExchange), RoutingKey: header(d, topology.HeaderOrigRouting),
+		ContentType: d.ContentType, Size: len(d.Body), Body: string(d.Body)}
+}
+
+// deadCmd lists, shows and requeues dead letters. Listing peeks: it takes every message without acking and
+// closes its channel, so the broker puts them all back.
+func deadCmd(c *client) *cobra.Command {
+	cmd := command.Group(&cobra.Command{
+		Use:   "dead",
+		Short: "Inspect dead letters and their reasons, or send them back to be processed",
+		Long: `Messages that cannot be processed (malformed JSON, a wrong schema, an oversized body, a handler that keeps
+failing) end in warren.dead with their reason. ls and show only look: every dead letter stays in the queue.
+A dead letter is named by its place, '#N' as ls numbers them, or by its message id.`,
+	})
+	var lsOut, showOut output
+	ls := &cobra.Command{
+		Use:     "ls",
+		Aliases: []string{"list"},
+		Short:   "List dead letters: #N, message id, queue, reason",
+		Long: `Lists every dead letter: #N TAB message id TAB queue TAB reason. With -o json, one object per dead
+letter: {"n","message_id","reason","attempts","failed_at","queue","exchange","routing_key","content_type",
+"size","body"} (the same object as dead show).`,
+		Args: cobra.NoArgs,
 	}
-	switch sub {
-	case "ls", "list":
-		if len(args) > 0 {
-			return usagef("dead ls takes no arguments")
-		}
-		return c.withDead(ctx, func(ds []amqp.Delivery) ([]amqp.Delivery, error) {
-			if len(ds) == 0 {
-				c.printf("no dead letters\n")
-			}
-			for i, d := range ds {
-				c.printf("#%d\t%s\t%s\t%s\n", i+1, orDash(d.MessageId), header(d, topology.HeaderQueue), reason(d))
-			}
-			return nil, nil
-		})
-	case "show":
-		if len(args) != 1 {
-			return usagef("dead show: give one #N or message id")
-		}
-		return c.withDead(ctx, func(ds []amqp.Delivery) ([]amqp.Delivery, error) {
-			d, err := pick(ds, args[0])
-			if err != nil {
-				return nil, err
-			}
-			c.printf("message id:   %s\nreason:       %s\nattempts:     %s\nfailed at:    %s\nqueue:        %s\n"+
-				"from:         exchange %q, routing key %q\ncontent type: %s\nbody (%d bytes): %s\n",
-				orDash(d.MessageId), reason(d), header(d, topology.HeaderAttempts), header(d, topology.HeaderFailedAt),
-				header(d, topology.HeaderQueue), header(d, topology.HeaderOrigExchange), header(d, topology.HeaderOrigRouting),
-				orDash(d.ContentType), len(d.Body), preview(d.Body))
-			return nil, nil
-		})
-	case "requeue":
-		if len(args) != 1 {
-			return usagef("dead requeue: give one #N, a message id, or --all")
-		}
-		pub, err := amqpx.NewPublisher(c.conn)
-		if err != nil {
+	ls.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := lsOut.check(); err != nil {
 			return err
 		}
-		defer pub.Close()
-		return c.withDead(ctx, func(ds []amqp.Delivery) ([]amqp.Delivery, error) {
-			chosen := ds
-			if args[0] != "--all" {
-				d, err := pick(ds, args[0])
+		return c.connected(func(ctx context.Context) error {
+			return c.withDead(ctx, func(ds []amqp.Delivery) ([]amqp.Delivery, error) {
+				if len(ds) == 0 && !lsOut.json {
+					c.printf("no dead letters\n")
+				}
+				for i, d := range ds {
+					if lsOut.json {
+						lsOut.emit(c.out, newDeadLetter(i+1, d))
+						continue
+					}
+					c.printf("#%d\t%s\t%s\t%s\n", i+1, orDash(d.MessageId), header(d, topology.HeaderQueue), reason(d))
+				}
+				return nil, nil
+			})
+		})(cmd, args)
+	}
+	lsOut.add(ls)
+	show := &cobra.Command{
+		Use:   "show '#N'|MESSAGE-ID",
+		Short: "Show one dead letter: reason, attempts, origin and body",
+		Long: `Shows one dead letter: its reason, attempts, when it failed, its queue, where it was published, its content
+type and body (the first 200 bytes). With -o json, the object dead ls -o json prints, with the whole body.`,
+		Args: cobra.ExactArgs(1),
+	}
+	show.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := showOut.check(); err != nil {
+			return err
+		}
+		return c.connected(func(ctx context.Context) error {
+			return c.withDead(ctx, func(ds []amqp.Delivery) ([]amqp.Delivery, error) {
+				n, err := pick(ds, args[0])
 				if err != nil {
 					return nil, err
 				}
-				chosen = []amqp.Delivery{d}
-			}
-			var done []amqp.Delivery
-			for _, d := range chosen {
-				if err := requeue(ctx, pub, d); err != nil {
-					return done, err
+				d := ds[n-1]
+				if showOut.json {
+					showOut.emit(c.out, newDeadLetter(n, d))
+					return nil, nil
 				}
-				done = append(done, d)
-				c.printf("requeued %s to %s\n", orDash(d.MessageId), orDash(header(d, topology.HeaderOrigExchange)))
-			}
-			return done, nil
-		})
-	default:
-		return usagef("dead: unknown subcommand %q (want ls, show, requeue)", sub)
+				c.printf("message id:   %s\nreason:       %s\nattempts:     %s\nfailed at:    %s\nqueue:        %s\n"+
+					"from:         exchange %q, routing key %q\ncontent type: %s\nbody (%d bytes): %s\n",
+					orDash(d.MessageId), reason(d), header(d, topology.HeaderAttempts), header(d, topology.HeaderFailedAt),
+					header(d, topology.HeaderQueue), header(d, topology.HeaderOrigExchange), header(d, topology.HeaderOrigRouting),
+					orDash(d.ContentType), len(d.Body), preview(d.Body))
+				return nil, nil
+			})
+		})(cmd, args)
 	}
+	showOut.add(show)
+	var all bool
+	requeueCmd := &cobra.Command{
+		Use:   "requeue '#N'|MESSAGE-ID|--all",
+		Short: "Send dead letters back to where they were first published",
+		Long: `Publishes a dead letter again to the exchange and routing key it was first published to (Warren's
+x-warren-* headers dropped, its trace kept) and removes it from warren.dead once the broker confirms.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if all != (len(args) == 0) || len(args) > 1 {
+				return command.Usagef("give one '#N' or message id, or --all")
+			}
+			return c.connected(func(ctx context.Context) error { return c.requeue(ctx, args, all) })(cmd, args)
+		},
+	}
+	requeueCmd.Flags().BoolVar(&all, "all", false, "requeue every dead letter")
+	cmd.AddCommand(ls, show, requeueCmd)
+	return cmd
+}
+
+func (c *client) requeue(ctx context.Context, args []string, all bool) error {
+	pub, err := amqpx.NewPublisher(c.conn)
+	if err != nil {
+		return err
+	}
+	defer pub.Close()
+	return c.withDead(ctx, func(ds []amqp.Delivery) ([]amqp.Delivery, error) {
+		chosen := ds
+		if !all {
+			n, err := pick(ds, args[0])
+			if err != nil {
+				return nil, err
+			}
+			chosen = ds[n-1 : n]
+		}
+		var done []amqp.Delivery
+		for _, d := range chosen {
+			if err := requeue(ctx, pub, d); err != nil {
+				return done, err
+			}
+			done = append(done, d)
+			c.printf("requeued %s to %s\n", orDash(d.MessageId), orDash(header(d, topology.HeaderOrigExchange)))
+		}
+		return done, nil
+	})
 }
 
 // withDead fetches every dead letter, calls fn, acks the ones fn returns, and lets the rest go back.
 func (c *client) withDead(ctx context.Context, fn func([]amqp.Delivery) ([]amqp.Delivery, error)) error {
 	ch, err := c.conn.Channel()
 	if err != nil {
-		return fmt.Errorf("dead: %w", err)
+		return err
 	}
 	defer ch.Close()
 	q, err := ch.QueueDeclarePassive(topology.Dead, true, false, false, false, amqp.Table{"x-queue-type": "quorum"})
 	if err != nil {
-		return fmt.Errorf("dead: %w", err)
+		return err
 	}
 	var ds []amqp.Delivery
 	deadline := time.Now().Add(c.timeout)
 	for len(ds) < q.Messages && time.Now().Before(deadline) && ctx.Err() == nil {
 		d, ok, err := ch.Get(topology.Dead, false)
 		if err != nil {
-			return fmt.Errorf("dead: get: %w", err)
+			return fmt.Errorf("get: %w", err)
 		}
 		if !ok {
 			break
@@ -120,7 +196,7 @@ func requeue(ctx context.Context, pub *amqpx.Publisher, d amqp.Delivery) error {
 		key = header(d, topology.HeaderQueue)
 	}
 	if exchange == "" && key == "" {
-		return fmt.Errorf("dead requeue: %s has no original destination", orDash(d.MessageId))
+		return fmt.Errorf("%s has no original destination", orDash(d.MessageId))
 	}
 	headers := amqp.Table{}
 	for k, v := range d.Headers {
@@ -131,24 +207,25 @@ func requeue(ctx context.Context, pub *amqpx.Publisher, d amqp.Delivery) error {
 	msg := amqp.Publishing{Headers: headers, ContentType: d.ContentType, DeliveryMode: amqp.Persistent,
 		MessageId: d.MessageId, CorrelationId: d.CorrelationId, ReplyTo: d.ReplyTo, Body: d.Body}
 	if err := pub.Publish(ctx, exchange, key, msg); err != nil {
-		return fmt.Errorf("dead requeue: %w", err)
+		return err
 	}
 	return nil
 }
 
-func pick(ds []amqp.Delivery, ref string) (amqp.Delivery, error) {
+// pick finds ref ('#N' or a message id) among ds and returns its place, counted from 1.
+func pick(ds []amqp.Delivery, ref string) (int, error) {
 	if n, err := strconv.Atoi(strings.TrimPrefix(ref, "#")); err == nil && strings.HasPrefix(ref, "#") {
 		if n < 1 || n > len(ds) {
-			return amqp.Delivery{}, fmt.Errorf("dead: no dead letter %s (there are %d)", ref, len(ds))
+			return 0, fmt.Errorf("no dead letter %s (there are %d)", ref, len(ds))
 		}
-		return ds[n-1], nil
+		return n, nil
 	}
-	for _, d := range ds {
+	for i, d := range ds {
 		if d.MessageId == ref {
-			return d, nil
+			return i + 1, nil
 		}
 	}
-	return amqp.Delivery{}, fmt.Errorf("dead: no dead letter with message id %q", ref)
+	return 0, fmt.Errorf("no dead letter with message id %q", ref)
 }
 
 func header(d amqp.Delivery, k string) string {

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
-	"github.com/spf13/pflag"
+	"github.com/spf13/cobra"
 
 	"github.com/warren-mq/warren/shared/amqpx"
+	"github.com/warren-mq/warren/shared/command"
 	"github.com/warren-mq/warren/shared/config"
 	"github.com/warren-mq/warren/shared/topology"
 )
@@ -20,65 +20,73 @@ import (
 // an operator's user, so the services can run with users that may not configure anything; `warren topology
 // permissions ROLE` prints the role's permission triple (compose/broker-users.sh uses it, so the grants have
 // one source); `warren topology verify` checks passively that the topology exists.
-func topologyCmd(ctx context.Context, cfg config.Config, args []string, stdio IO) error {
-	if len(args) == 0 {
-		return usagef("topology: want apply, verify or permissions ROLE")
+func topologyCmd(c *client) *cobra.Command {
+	cmd := command.Group(&cobra.Command{
+		Use:   "topology",
+		Short: "Declare, verify, or print the permissions of Warren's exchanges and queues",
+		Long: `As an operator: declare every exchange and queue once, so the services may run with users that have no
+configure rights; check that they exist; print the RabbitMQ permissions each role needs.`,
+	})
+	var recreate bool
+	apply := &cobra.Command{
+		Use:   "apply",
+		Short: "Declare every exchange and queue (as an operator)",
+		Long: `Declares every exchange, queue and binding. A queue an earlier version declared with other arguments is
+an error, unless --recreate-empty: then it is deleted and declared again when it is empty and unused (a
+queue holding messages is never deleted).`,
+		Args: cobra.NoArgs,
 	}
-	fs := pflag.NewFlagSet("topology", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	recreate := fs.Bool("recreate-empty", false, "apply: delete and redeclare an empty, unused queue that exists with other arguments")
-	readResults := fs.Bool("read-results", false, "permissions client: may also consume warren.results")
-	if err := fs.Parse(args[1:]); err != nil {
-		return usagef("topology %s: %v", args[0], err)
+	apply.RunE = func(cmd *cobra.Command, args []string) error {
+		return c.session("warren-topology", false, func(context.Context) error {
+			return applyTopology(c.conn, c.cfg, recreate, c.out)
+		})(cmd, args)
 	}
-	switch args[0] {
-	case "permissions":
-		if fs.NArg() != 1 {
-			return usagef("topology permissions: want one role (%s)", strings.Join(topology.RoleNames(), ", "))
-		}
-		p, err := topology.Permissions(fs.Arg(0), *readResults)
-		if err != nil {
-			return usagef("topology permissions: %v", err)
-		}
-		// One per line, in rabbitmqctl set_permissions order: configure, write, read.
-		fmt.Fprintf(stdio.Out, "%s\n%s\n%s\n", p.Configure, p.Write, p.Read)
-		return nil
-	case "apply", "verify":
-		if fs.NArg() != 0 {
-			return usagef("topology %s: unexpected argument %q", args[0], fs.Arg(0))
-		}
-	default:
-		return usagef("topology: unknown subcommand %q (apply, verify, permissions ROLE)", args[0])
+	apply.Flags().BoolVar(&recreate, "recreate-empty", false, "delete and redeclare an empty, unused queue that exists with other arguments")
+	verify := &cobra.Command{
+		Use:   "verify",
+		Short: "Check that every exchange and queue exists",
+		Long:  "Checks passively, declaring nothing, that every exchange and queue exists. Exit status 1 names the first missing one.",
+		Args:  cobra.NoArgs,
 	}
-	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	opts, err := amqpx.FromConfig(cfg.AMQP, "warren-topology")
-	if err != nil {
-		return err
-	}
-	conn, err := amqpx.Dial(dctx, opts)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if args[0] == "verify" {
-		ch, err := conn.Channel()
+	// verify declares nothing: it checks what exists.
+	verify.RunE = c.session("warren-topology", false, func(context.Context) error {
+		ch, err := c.conn.Channel()
 		if err != nil {
 			return err
 		}
 		defer ch.Close()
 		if err := topology.Verify(ch); err != nil {
-			return fmt.Errorf("topology verify: %w", err)
+			return err
 		}
-		fmt.Fprintln(stdio.Out, "topology: every exchange and queue exists")
+		fmt.Fprintln(c.out, "topology: every exchange and queue exists")
 		return nil
+	})
+	var readResults bool
+	permissions := &cobra.Command{
+		Use:   "permissions ROLE",
+		Short: "Print a role's RabbitMQ permissions: configure, write, read (one per line)",
+		Long: fmt.Sprintf(`Prints the regular expressions a role's RabbitMQ user needs, one per line in rabbitmqctl
+set_permissions order: configure, write, read. Roles: %s. Needs no broker.`, strings.Join(topology.RoleNames(), ", ")),
+		Example:   "  rabbitmqctl set_permissions -p warren filter $(warren topology permissions filter)",
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: topology.RoleNames(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := topology.Permissions(args[0], readResults)
+			if err != nil {
+				return &command.UsageError{Err: err}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s\n%s\n%s\n", p.Configure, p.Write, p.Read)
+			return nil
+		},
 	}
-	return apply(conn, cfg, *recreate, stdio)
+	permissions.Flags().BoolVar(&readResults, "read-results", false, "client only: may also consume warren.results")
+	cmd.AddCommand(apply, verify, permissions)
+	return cmd
 }
 
 // apply declares the topology. With recreate, a queue an earlier version declared with other arguments is
 // deleted and declared again when it is empty and unused; a queue holding messages is never deleted.
-func apply(conn *amqp.Connection, cfg config.Config, recreate bool, stdio IO) error {
+func applyTopology(conn *amqp.Connection, cfg config.Config, recreate bool, out io.Writer) error {
 	o := topology.Options{DeliveryLimit: cfg.AMQP.DeliveryLimit, AtLeastOnceDeadLettering: amqpx.SupportsAtLeastOnce(conn)}
 	for range topology.Queues() {
 		ch, err := conn.Channel()
@@ -90,21 +98,21 @@ func apply(conn *amqp.Connection, cfg config.Config, recreate bool, stdio IO) er
 		var qe *topology.QueueError
 		var ae *amqp.Error
 		if err == nil {
-			fmt.Fprintf(stdio.Out, "topology applied (at-least-once dead-lettering: %v)\n", o.AtLeastOnceDeadLettering)
+			fmt.Fprintf(out, "topology applied (at-least-once dead-lettering: %v)\n", o.AtLeastOnceDeadLettering)
 			return nil
 		}
 		if !recreate || !errors.As(err, &qe) || !errors.As(err, &ae) || ae.Code != amqp.PreconditionFailed {
 			if errors.As(err, &ae) && ae.Code == amqp.PreconditionFailed {
-				return fmt.Errorf("topology apply: %w (rerun with --recreate-empty to replace it if it is empty)", err)
+				return fmt.Errorf("%w (rerun with --recreate-empty to replace it if it is empty)", err)
 			}
-			return fmt.Errorf("topology apply: %w", err)
+			return err
 		}
 		if err := recreateEmpty(conn, qe.Queue); err != nil {
-			return fmt.Errorf("topology apply: %s exists with other arguments and %w", qe.Queue, err)
+			return fmt.Errorf("%s exists with other arguments and %w", qe.Queue, err)
 		}
-		fmt.Fprintf(stdio.Out, "recreated %s (it was empty, with other arguments)\n", qe.Queue)
+		fmt.Fprintf(out, "recreated %s (it was empty, with other arguments)\n", qe.Queue)
 	}
-	return errors.New("topology apply: queues keep changing while they are recreated")
+	return errors.New("queues keep changing while they are recreated")
 }
 
 func recreateEmpty(conn *amqp.Connection, queue string) error {
