@@ -241,4 +241,3 @@ func rpc(t *testing.T, conn *amqp.Connection, body string) {
 		t.Fatalf("insult request %s: %v", body, err)
 	}
 }
-
