@@ -76,8 +76,28 @@ func New(name, short, long string) *Program {
 	}
 	p.Root.SetVersionTemplate(name + " {{.Version}}\n")
 	p.Root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
+	p.Root.SetHelpCommand(helpCommand())
 	config.AddFlags(p.Root.PersistentFlags(), &p.Flags)
 	return p
+}
+
+// helpCommand is `help [command]`. cobra's own answers an unknown topic with the root's usage and exit status 0;
+// this one makes it a usage error like any other unknown command.
+func helpCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Long:  "Help prints the usage of any command: help publish, help insult add.",
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := c.Root().Find(args)
+			if err != nil || len(rest) > 0 {
+				return Usagef("unknown help topic %q", strings.Join(args, " "))
+			}
+			cmd.InitDefaultHelpFlag()
+			cmd.InitDefaultVersionFlag()
+			return cmd.Help()
+		},
+	}
 }
 
 // EnableCompletion adds `completion bash|zsh|fish|powershell`, which prints a shell completion script.

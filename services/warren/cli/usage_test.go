@@ -29,6 +29,8 @@ func TestUsageErrorsBeforeDialling(t *testing.T) {
 	missing := t.TempDir() + "/missing.txt"
 	commandtest.CheckUsageErrors(t, newProgram, []commandtest.UsageError{
 		{Args: []string{"nope"}, Want: `warren: unknown command "nope" for "warren"`},
+		{Args: []string{"help", "nope"}, Want: `warren help: unknown help topic "nope"`},
+		{Args: []string{"help", "insult", "nope"}, Want: `unknown help topic "insult nope"`},
 		{Args: []string{"--bogus"}, Want: "unknown flag: --bogus"},
 		{Args: []string{"publish", "--bogus", "x"}, Want: "warren publish: unknown flag: --bogus"},
 		{Args: []string{"publish", "--to", "nowhere", "x"}, Want: `--to must be filter or broadcaster, got "nowhere"`},
