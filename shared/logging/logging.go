@@ -11,9 +11,13 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Durations carry their unit ("retry_in":"100ms", "grace":"15s"), whichever logger writes them: a bare 100
-// could be any unit. Set at init so loggers built without New (tests' loggers) agree.
-func init() { zerolog.DurationFieldFormat = zerolog.DurationFormatString }
+// zerolog's formats are package variables: set once, at init, so that building loggers concurrently (tests do)
+// does not race, and so that every logger agrees. Durations carry their unit ("retry_in":"100ms",
+// "grace":"15s"): a bare 100 could be any unit.
+func init() {
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	zerolog.DurationFieldFormat = zerolog.DurationFormatString
+}
 
 // New returns a logger writing to w at level, in format "json", "console" or "auto" (console on a TTY).
 func New(w io.Writer, service, level, format string) (zerolog.Logger, error) {
@@ -30,7 +34,6 @@ func New(w io.Writer, service, level, format string) (zerolog.Logger, error) {
 	if format == "console" {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
 	}
-	zerolog.TimeFieldFormat = time.RFC3339Nano
 	return zerolog.New(w).Level(lvl).With().Timestamp().Str("service", service).Logger(), nil
 }
 
