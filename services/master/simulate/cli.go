@@ -36,12 +36,7 @@ model error.`,
 		Example: `  warren-master simulate --list
   warren-master simulate --trace step-10x --spawn-delay 1.5s
   warren-master simulate --trace out/burst/timeseries.csv --set master.pools.filter.target_utilization=0.7 --out out/sim`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return command.Usagef("unexpected argument %q", args[0])
-			}
-			return nil
-		},
+		Args: command.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			stdout := cmd.OutOrStdout()
 			switch {
