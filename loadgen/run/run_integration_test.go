@@ -56,12 +56,8 @@ func options(t *testing.T, url string, sc *scenario.Scenario) run.Options {
 // has something to sample without a master scaling anything.
 func fakeMaster(t *testing.T, conn *amqp.Connection) {
 	t.Helper()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := testkit.Channel(t, conn)
 	testkit.Go(t, func(ctx context.Context) error {
-		defer ch.Close()
 		tick := time.NewTicker(200 * time.Millisecond)
 		defer tick.Stop()
 		for n := 1; ; n++ {

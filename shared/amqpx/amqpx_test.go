@@ -55,10 +55,7 @@ func TestUnfixableDialErrorsEndRunAtOnce(t *testing.T) {
 func TestQueueWithOtherArgumentsEndsServe(t *testing.T) {
 	url := testkit.Broker(t)
 	conn := testkit.Conn(t, url)
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := testkit.Channel(t, conn)
 	if _, err := ch.QueueDelete("warren.filter.work", false, false, false); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +69,7 @@ func TestQueueWithOtherArgumentsEndsServe(t *testing.T) {
 	cfg := testkit.Config(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	err = amqpx.Serve(ctx, cfg.AMQP, "test", zerolog.Nop(), func(context.Context, *amqp.Connection, *amqpx.Publisher) error {
+	err := amqpx.Serve(ctx, cfg.AMQP, "test", zerolog.Nop(), func(context.Context, *amqp.Connection, *amqpx.Publisher) error {
 		t.Error("session ran on a topology the broker refused")
 		return nil
 	})

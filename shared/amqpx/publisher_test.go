@@ -132,11 +132,7 @@ func TestReplyToMissingQueueIsPermanent(t *testing.T) {
 
 func declare(t *testing.T, conn *amqp.Connection, name string, args amqp.Table) {
 	t.Helper()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
+	ch := testkit.Channel(t, conn)
 	if _, err := ch.QueueDeclare(name, true, false, false, false, args); err != nil {
 		t.Fatal(err)
 	}

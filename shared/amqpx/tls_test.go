@@ -135,10 +135,7 @@ func TestAMQPSWithTestCA(t *testing.T) {
 	if err != nil {
 		t.Fatalf("amqps with the test CA and a client certificate: %v", err)
 	}
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := testkit.Channel(t, conn)
 	if _, err := ch.QueueDeclare("tls-check", false, true, false, false, nil); err != nil {
 		t.Fatal(err)
 	}

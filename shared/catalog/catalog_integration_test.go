@@ -53,11 +53,7 @@ func readLogFrom(t *testing.T, conn *amqp.Connection, from any) ([]logEntry, int
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
+	ch := testkit.Channel(t, conn)
 	if err := ch.Qos(1000, 0, false); err != nil {
 		t.Fatal(err)
 	}

@@ -389,6 +389,17 @@ func Publisher(t testing.TB, conn *amqp.Connection) *amqpx.Publisher {
 	return pub
 }
 
+// Channel opens a channel on conn, closed when the test ends (before conn, which was opened first).
+func Channel(t testing.TB, conn *amqp.Connection) *amqp.Channel {
+	t.Helper()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Close() })
+	return ch
+}
+
 // moduleRoot is the repository's root, found from this file's place in it, so that builds work whatever
 // directory a test has moved to (Config moves each test into a temporary one).
 var moduleRoot = func() string {

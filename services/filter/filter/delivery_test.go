@@ -23,11 +23,7 @@ func TestReplyQueueGoneIsDeadLettered(t *testing.T) {
 	url := testkit.Broker(t)
 	conn := testkit.Conn(t, url)
 	startFilter(t, url, "")
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
+	ch := testkit.Channel(t, conn)
 	if _, err := ch.QueueDeclare("client-replies", false, false, false, false, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -82,11 +78,7 @@ func TestResultsQueueGoneIsDeadLettered(t *testing.T) {
 	url := testkit.Broker(t)
 	conn := testkit.Conn(t, url)
 	startFilter(t, url, "")
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
+	ch := testkit.Channel(t, conn)
 	if _, err := ch.QueueDelete(topology.Results, false, false, false); err != nil {
 		t.Fatal(err)
 	}

@@ -22,10 +22,7 @@ func TestReplyToVanishedCallerIsDeadLettered(t *testing.T) {
 	url := testkit.Broker(t)
 	conn := testkit.Conn(t, url)
 	// Both requests are queued while no replica runs, and their callers vanish before one starts.
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := testkit.Channel(t, conn)
 	if _, err := ch.QueueDeclare("caller-replies", false, false, false, false, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -210,11 +210,7 @@ func TestStandbyNeverActsAndLeadsWhenTheLockIsFree(t *testing.T) {
 
 	const n = 200
 	testkit.PublishTexts(t, conn, "s", n)
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
+	ch := testkit.Channel(t, conn)
 	depth := func(queue string) int {
 		q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
 		if err != nil {

@@ -23,11 +23,7 @@ func TestTopologyApplyUpgradesEmptyQueues(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
+	ch := testkit.Channel(t, conn)
 	old := amqp.Table{"x-queue-type": "classic", "x-max-length": int64(topology.CountQueueMaxLength)}
 	if _, err := ch.QueueDeclare(topology.FilterCount, true, false, false, false, old); err != nil {
 		t.Fatal(err)

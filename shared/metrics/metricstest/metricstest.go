@@ -79,6 +79,16 @@ func (f Families) One(t testing.TB, name string) float64 {
 	return v
 }
 
+// Expect checks that each named family has one series, of the value wanted.
+func (f Families) Expect(t testing.TB, want map[string]float64) {
+	t.Helper()
+	for name, w := range want {
+		if got := f.One(t, name); got != w {
+			t.Errorf("%s = %g, want %g", name, got, w)
+		}
+	}
+}
+
 // Value returns the value of the series of name carrying the given labels (name, value pairs; other labels
 // may differ), summed over every series that matches: a counter's or gauge's value, a histogram's or summary's
 // count. ok is false when no series matches.
