@@ -468,8 +468,7 @@ func (r CatalogResult) Markdown() string {
 	m := r.Machine
 	commit := m.commitLabel()
 	fmt.Fprintf(&b, "## %s — catalogue start cost — commit %s\n\n", m.At.Format("2006-01-02 15:04 MST"), commit)
-	fmt.Fprintf(&b, "Machine: %d cores (%s), %.1f GiB RAM, Linux %s. RabbitMQ %s on Erlang %s, on the same machine. %s. Load average at the start: %.2f. The benchmark took %s.\n\n",
-		m.Cores, orUnknown(m.CPU), float64(m.Memory)/(1<<30), orUnknown(m.Kernel), orUnknown(m.RabbitMQ), orUnknown(m.Erlang), m.Go, m.Load, r.Took.Round(time.Second))
+	fmt.Fprintf(&b, "%s Load average at the start: %.2f. The benchmark took %s.\n\n", m.sentence(), m.Load, r.Took.Round(time.Second))
 	c := r.Config
 	fmt.Fprintf(&b, "What a long catalogue history costs a new worker. Three vhosts, each with an insult service: *fresh* holds the seeded defaults only; *built* gets the aged vhost's final catalogue in as few changes (one add per insult); *aged* gets %s catalogue changes through the insult service's RPC (eight clients; each request also appends the service's read marker; each insult is removed a thousand adds after it was added) while %d catalogue replicas start, load and stop, as workers of a scaling pool do (%s). Then, on each: %d catalogue loads in process (new connection, subscribe → ready), and %d times a `warren-filter` process started on a backlog of %s events: spawn → consuming its work queue, spawn → first result, and the rate it drains the backlog (results counted on warren.results).\n\n",
 		num(float64(c.Changes)), c.Starts, secs(r.HistoryTook), c.Loads, c.Rounds, num(float64(c.Backlog)))

@@ -57,6 +57,12 @@ func (m Machine) commitLabel() string {
 	return commit
 }
 
+// sentence describes the machine and the broker on it, as every results.md section opens.
+func (m Machine) sentence() string {
+	return fmt.Sprintf("Machine: %d cores (%s), %.1f GiB RAM, Linux %s. RabbitMQ %s on Erlang %s, on the same machine. %s.",
+		m.Cores, orUnknown(m.CPU), float64(m.Memory)/(1<<30), orUnknown(m.Kernel), orUnknown(m.RabbitMQ), orUnknown(m.Erlang), m.Go)
+}
+
 // Markdown renders the run as a dated section for results.md: a summary table with targets, then how each
 // number was measured and the detail behind it.
 func (s Suite) Markdown() string {
@@ -64,8 +70,7 @@ func (s Suite) Markdown() string {
 	m := s.Machine
 	commit := m.commitLabel()
 	fmt.Fprintf(&b, "## %s — commit %s\n\n", m.At.Format("2006-01-02 15:04 MST"), commit)
-	fmt.Fprintf(&b, "Machine: %d cores (%s), %.1f GiB RAM, Linux %s. RabbitMQ %s on Erlang %s, on the same machine. %s.\n",
-		m.Cores, orUnknown(m.CPU), float64(m.Memory)/(1<<30), orUnknown(m.Kernel), orUnknown(m.RabbitMQ), orUnknown(m.Erlang), m.Go)
+	fmt.Fprintf(&b, "%s\n", m.sentence())
 	fmt.Fprintf(&b, "Load average when the suite started: %.2f (everything — broker, workers, master, harness and any other work on the machine — shares these cores). The suite took %s.\n\n",
 		m.Load, s.Took.Round(time.Second))
 
