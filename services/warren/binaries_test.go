@@ -56,9 +56,9 @@ func TestEveryBinaryFollowsTheConventions(t *testing.T) {
 				helps = append(helps, []string{"help", tc.sub}, []string{tc.sub, "--help"})
 			}
 			for _, args := range helps {
-				want := "Usage:\n  " + strings.Join(append([]string{tc.name}, args[1:]...), " ")
-				if args[0] == "help" || len(args) == 2 {
-					want = "Usage:\n  " + tc.name + " " + tc.sub
+				want := "Usage:\n  " + tc.name
+				if len(args) == 2 { // help SUB, SUB --help
+					want += " " + tc.sub
 				}
 				if r := run(tc.bin, args...); r.Code != 0 || r.Stderr != "" || !strings.Contains(r.Stdout, want) {
 					t.Errorf("%v: exit %d, stderr %q, stdout lacks %q", args, r.Code, r.Stderr, want)

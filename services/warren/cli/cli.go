@@ -55,49 +55,39 @@ type client struct {
 	err     io.Writer
 }
 
-// connect loads the configuration, dials the broker and, with declare, declares the topology. Commands call it
-// only after their arguments are checked, so a usage error never waits for a broker.
-func (c *client) connect(cmd *cobra.Command, name string, declare bool) (func(), error) {
+// connected runs fn on a connection to the broker, the topology the commands use declared.
+func (c *client) connected(cmd *cobra.Command, fn func(ctx context.Context) error) error {
+	return c.session(cmd, "warren-cli", true, fn)
+}
+
+// session loads the configuration, dials the broker as name and, with declare, declares the topology; then it
+// runs fn and closes the connection. Commands call it only after their arguments are checked, so a usage error
+// never waits for a broker.
+func (c *client) session(cmd *cobra.Command, name string, declare bool, fn func(ctx context.Context) error) error {
 	c.out, c.err = cmd.OutOrStdout(), cmd.ErrOrStderr()
 	cfg, err := c.p.Config()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	c.cfg = cfg
-	dctx, cancel := context.WithTimeout(cmd.Context(), c.timeout)
-	defer cancel()
 	opts, err := amqpx.FromConfig(cfg.AMQP, name)
 	if err != nil {
-		return nil, &command.UsageError{Err: err}
+		return &command.UsageError{Err: err}
 	}
+	dctx, cancel := context.WithTimeout(cmd.Context(), c.timeout)
 	conn, err := amqpx.Dial(dctx, opts)
+	cancel()
 	if err != nil {
-		return nil, err
+		return err
 	}
+	defer conn.Close()
 	if declare {
 		if err := amqpx.DeclareTopology(conn, topology.Options{DeliveryLimit: cfg.AMQP.DeliveryLimit}); err != nil {
-			_ = conn.Close()
-			return nil, err
+			return err
 		}
 	}
 	c.conn = conn
-	return func() { _ = conn.Close() }, nil
-}
-
-// connected wraps a command's work: connect (declaring the topology the command uses), run, close.
-func (c *client) connected(run func(ctx context.Context) error) func(*cobra.Command, []string) error {
-	return c.session("warren-cli", true, run)
-}
-
-func (c *client) session(name string, declare bool, run func(ctx context.Context) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, _ []string) error {
-		done, err := c.connect(cmd, name, declare)
-		if err != nil {
-			return err
-		}
-		defer done()
-		return run(cmd.Context())
-	}
+	return fn(cmd.Context())
 }
 
 func (c *client) printf(format string, args ...any) { fmt.Fprintf(c.out, format, args...) }
@@ -127,7 +117,7 @@ text's result and prints it: <id> TAB <censored text> TAB (<n> censored).`,
 			if err != nil {
 				return err
 			}
-			return c.connected(func(ctx context.Context) error { return c.publish(ctx, exchange, texts, wait) })(cmd, args)
+			return c.connected(cmd, func(ctx context.Context) error { return c.publish(ctx, exchange, texts, wait) })
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "publish each line of this file")
@@ -216,17 +206,19 @@ func subscribeCmd(c *client) *cobra.Command {
 <time> TAB <type> TAB <text>.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.RunE = c.connected(func(ctx context.Context) error {
-		fmt.Fprintf(c.err, "subscribed to %s; Ctrl-C to stop\n", topology.BroadcastExchange)
-		return c.follow(ctx, topology.BroadcastExchange, func(d amqp.Delivery) {
-			var b event.Broadcast
-			if json.Unmarshal(d.Body, &b) == nil && b.Text != "" {
-				c.printf("%s\t%s\t%s\n", b.At.Local().Format("15:04:05"), b.Type, b.Text)
-			} else {
-				c.printf("%s\n", d.Body)
-			}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return c.connected(cmd, func(ctx context.Context) error {
+			fmt.Fprintf(c.err, "subscribed to %s; Ctrl-C to stop\n", topology.BroadcastExchange)
+			return c.follow(ctx, topology.BroadcastExchange, func(d amqp.Delivery) {
+				var b event.Broadcast
+				if json.Unmarshal(d.Body, &b) == nil && b.Text != "" {
+					c.printf("%s\t%s\t%s\n", b.At.Local().Format("15:04:05"), b.Type, b.Text)
+				} else {
+					c.printf("%s\n", d.Body)
+				}
+			})
 		})
-	})
+	}
 	return cmd
 }
 
@@ -266,13 +258,15 @@ many broadcasters run. The switch goes through the insult service, so every broa
 			Short: "Switch broadcasting " + state,
 			Args:  cobra.NoArgs,
 		}
-		sub.RunE = c.connected(func(ctx context.Context) error {
-			if _, err := c.call(ctx, event.InsultRequest{Op: "broadcast_" + state}); err != nil {
-				return err
-			}
-			c.printf("broadcasting %s\n", state)
-			return nil
-		})
+		sub.RunE = func(cmd *cobra.Command, _ []string) error {
+			return c.connected(cmd, func(ctx context.Context) error {
+				if _, err := c.call(ctx, event.InsultRequest{Op: "broadcast_" + state}); err != nil {
+					return err
+				}
+				c.printf("broadcasting %s\n", state)
+				return nil
+			})
+		}
 		cmd.AddCommand(sub)
 	}
 	return cmd
@@ -298,7 +292,7 @@ With -o json, one object per result: {"id","text","censored","sent_at"} as the f
 			if limit < 0 {
 				return command.Usagef("-n must be >= 0, got %d", limit)
 			}
-			return c.connected(func(ctx context.Context) error { return c.results(ctx, once, limit, o) })(cmd, args)
+			return c.connected(cmd, func(ctx context.Context) error { return c.results(ctx, once, limit, o) })
 		},
 	}
 	cmd.Flags().BoolVar(&once, "once", false, "stop when the queue is empty instead of following it")

@@ -65,7 +65,7 @@ letter: {"n","message_id","reason","attempts","failed_at","queue","exchange","ro
 		if err := lsOut.check(); err != nil {
 			return err
 		}
-		return c.connected(func(ctx context.Context) error {
+		return c.connected(cmd, func(ctx context.Context) error {
 			return c.withDead(ctx, func(ds []amqp.Delivery) ([]amqp.Delivery, error) {
 				if len(ds) == 0 && !lsOut.json {
 					c.printf("no dead letters\n")
@@ -79,7 +79,7 @@ letter: {"n","message_id","reason","attempts","failed_at","queue","exchange","ro
 				}
 				return nil, nil
 			})
-		})(cmd, args)
+		})
 	}
 	lsOut.add(ls)
 	show := &cobra.Command{
@@ -93,7 +93,7 @@ type and body (the first 200 bytes). With -o json, the object dead ls -o json pr
 		if err := showOut.check(); err != nil {
 			return err
 		}
-		return c.connected(func(ctx context.Context) error {
+		return c.connected(cmd, func(ctx context.Context) error {
 			return c.withDead(ctx, func(ds []amqp.Delivery) ([]amqp.Delivery, error) {
 				n, err := pick(ds, args[0])
 				if err != nil {
@@ -111,7 +111,7 @@ type and body (the first 200 bytes). With -o json, the object dead ls -o json pr
 					orDash(d.ContentType), len(d.Body), preview(d.Body))
 				return nil, nil
 			})
-		})(cmd, args)
+		})
 	}
 	showOut.add(show)
 	var all bool
@@ -124,7 +124,7 @@ x-warren-* headers dropped, its trace kept) and removes it from warren.dead once
 			if all != (len(args) == 0) || len(args) > 1 {
 				return command.Usagef("give one '#N' or message id, or --all")
 			}
-			return c.connected(func(ctx context.Context) error { return c.requeue(ctx, args, all) })(cmd, args)
+			return c.connected(cmd, func(ctx context.Context) error { return c.requeue(ctx, args, all) })
 		},
 	}
 	requeueCmd.Flags().BoolVar(&all, "all", false, "requeue every dead letter")

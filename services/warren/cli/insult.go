@@ -31,7 +31,7 @@ restarts and every replica, and every filter worker, sees each change.`,
 			Args:  cobra.MinimumNArgs(1),
 		}
 		sub.RunE = func(cmd *cobra.Command, args []string) error {
-			return c.connected(func(ctx context.Context) error {
+			return c.connected(cmd, func(ctx context.Context) error {
 				r, err := c.call(ctx, event.InsultRequest{Op: op, Insult: strings.Join(args, " ")})
 				if err != nil {
 					return err
@@ -42,7 +42,7 @@ restarts and every replica, and every filter worker, sees each change.`,
 				}
 				c.printf("%s: %s\n", r.Insult, verb)
 				return nil
-			})(cmd, args)
+			})
 		}
 		return sub
 	}
@@ -54,7 +54,7 @@ restarts and every replica, and every filter worker, sees each change.`,
 			if err := o.check(); err != nil {
 				return err
 			}
-			return c.connected(func(ctx context.Context) error {
+			return c.connected(cmd, func(ctx context.Context) error {
 				r, err := c.call(ctx, event.InsultRequest{Op: op})
 				if err != nil {
 					return err
@@ -67,7 +67,7 @@ restarts and every replica, and every filter worker, sees each change.`,
 					}
 				}
 				return nil
-			})(cmd, args)
+			})
 		}
 		o.add(sub)
 		return sub

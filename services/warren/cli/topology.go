@@ -37,9 +37,9 @@ queue holding messages is never deleted).`,
 		Args: cobra.NoArgs,
 	}
 	apply.RunE = func(cmd *cobra.Command, args []string) error {
-		return c.session("warren-topology", false, func(context.Context) error {
+		return c.session(cmd, "warren-topology", false, func(context.Context) error {
 			return applyTopology(c.conn, c.cfg, recreate, c.out)
-		})(cmd, args)
+		})
 	}
 	apply.Flags().BoolVar(&recreate, "recreate-empty", false, "delete and redeclare an empty, unused queue that exists with other arguments")
 	verify := &cobra.Command{
@@ -49,18 +49,20 @@ queue holding messages is never deleted).`,
 		Args:  cobra.NoArgs,
 	}
 	// verify declares nothing: it checks what exists.
-	verify.RunE = c.session("warren-topology", false, func(context.Context) error {
-		ch, err := c.conn.Channel()
-		if err != nil {
-			return err
-		}
-		defer ch.Close()
-		if err := topology.Verify(ch); err != nil {
-			return err
-		}
-		fmt.Fprintln(c.out, "topology: every exchange and queue exists")
-		return nil
-	})
+	verify.RunE = func(cmd *cobra.Command, _ []string) error {
+		return c.session(cmd, "warren-topology", false, func(context.Context) error {
+			ch, err := c.conn.Channel()
+			if err != nil {
+				return err
+			}
+			defer ch.Close()
+			if err := topology.Verify(ch); err != nil {
+				return err
+			}
+			fmt.Fprintln(c.out, "topology: every exchange and queue exists")
+			return nil
+		})
+	}
 	var readResults bool
 	permissions := &cobra.Command{
 		Use:   "permissions ROLE",

@@ -32,7 +32,7 @@ consumers, dry_run, leader (see shared/event.PoolStatus).`,
 		if err := o.check(); err != nil {
 			return err
 		}
-		return c.connected(func(ctx context.Context) error {
+		return c.connected(cmd, func(ctx context.Context) error {
 			if !o.json {
 				c.printf("%-8s %-12s %10s %8s %-34s %6s %7s %7s  %s\n", "time", "pool", "lambda/s", "backlog",
 					"capacity/s (source, reports, age)", "tr", "current", "desired", "reason")
@@ -53,7 +53,7 @@ consumers, dry_run, leader (see shared/event.PoolStatus).`,
 				c.printf("%-8s %-12s %10.1f %8d %-34s %5.1fs %7d %7d  %s\n", s.At.Local().Format("15:04:05"), s.Pool,
 					s.Lambda, s.Backlog, capacityText(s), s.Tr, s.Current, s.Desired, s.Reason)
 			})
-		})(cmd, args)
+		})
 	}
 	o.add(cmd)
 	return cmd
