@@ -36,7 +36,16 @@ limit_messages() {
   timeout 20 rabbitmqctl -q eval "application:set_env(rabbit, max_message_size, $max_message)." >/dev/null 2>&1 || true
 }
 
-if ready; then say "broker at $host:$port answers"; exit 0; fi
+# The consistent-hash exchange routes a laned pool's events to its lanes by fairness key (see the README's
+# "Fairness"); it ships with the server but is off by default. On a running local node it is enabled online.
+plugins="rabbitmq_management rabbitmq_consistent_hash_exchange"
+
+if ready; then
+  if command -v rabbitmq-plugins >/dev/null 2>&1 && [[ "$host" == 127.* || "$host" == localhost ]]; then
+    timeout 60 rabbitmq-plugins -q enable $plugins >/dev/null 2>&1 || say "could not enable $plugins (continuing)"
+  fi
+  say "broker at $host:$port answers"; exit 0
+fi
 
 case "$host" in
   127.*|localhost) ;;
@@ -52,7 +61,7 @@ if ! command -v rabbitmq-server >/dev/null 2>&1; then
 fi
 
 # Plugins are enabled offline so the node boots with them; management gives users a UI and HTTP API.
-rabbitmq-plugins enable --offline rabbitmq_management >/dev/null 2>&1 || say "could not enable rabbitmq_management (continuing)"
+rabbitmq-plugins enable --offline $plugins >/dev/null 2>&1 || say "could not enable $plugins (continuing)"
 
 start_server() {
   say "starting rabbitmq-server"

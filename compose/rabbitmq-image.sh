@@ -121,7 +121,7 @@ umount "$rootfs/proc"
 rm -f "$rootfs/usr/sbin/policy-rc.d"
 
 # Plugins are enabled offline (a file the node reads at boot), so the image needs no running node to build.
-echo '[rabbitmq_management].' >"$rootfs/etc/rabbitmq/enabled_plugins"
+echo '[rabbitmq_management,rabbitmq_consistent_hash_exchange].' >"$rootfs/etc/rabbitmq/enabled_plugins"
 cat >"$rootfs/etc/rabbitmq/rabbitmq.conf" <<'EOF'
 # Local use only (warren/rabbitmq:3.10-local, built by compose/rabbitmq-image.sh): guest may log in from other
 # hosts so the containers of the compose network can connect. Real deployments create their own users.

@@ -69,7 +69,7 @@ func TestQueueWithOtherArgumentsEndsServe(t *testing.T) {
 	cfg := testkit.Config(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	err := amqpx.Serve(ctx, cfg.AMQP, "test", zerolog.Nop(), func(context.Context, *amqp.Connection, *amqpx.Publisher) error {
+	err := amqpx.Serve(ctx, cfg, "test", zerolog.Nop(), func(context.Context, *amqp.Connection, *amqpx.Publisher) error {
 		t.Error("session ran on a topology the broker refused")
 		return nil
 	})

@@ -20,7 +20,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/warren-mq/warren/shared/config"
-	"github.com/warren-mq/warren/shared/topology"
 )
 
 // Options say how to reach the broker.
@@ -231,8 +230,8 @@ type ServiceSession func(ctx context.Context, conn *amqp.Connection, pub *Publis
 
 // Serve is Run for Warren's services: on every (re)connection it declares the topology, opens a confirming
 // publisher and runs session, so that a broker restart, or a broker wiped clean, leads back to the same state.
-func Serve(ctx context.Context, c config.AMQP, name string, log zerolog.Logger, session ServiceSession, options ...ServeOption) error {
-	opts, err := FromConfig(c, name)
+func Serve(ctx context.Context, cfg config.Config, name string, log zerolog.Logger, session ServiceSession, options ...ServeOption) error {
+	opts, err := FromConfig(cfg.AMQP, name)
 	if err != nil {
 		return err
 	}
@@ -240,7 +239,7 @@ func Serve(ctx context.Context, c config.AMQP, name string, log zerolog.Logger, 
 		o(&opts)
 	}
 	return Run(ctx, opts, log, func(ctx context.Context, conn *amqp.Connection) error {
-		if err := DeclareTopology(conn, topology.Options{DeliveryLimit: c.DeliveryLimit}); err != nil {
+		if err := DeclareTopology(conn, cfg.Topology()); err != nil {
 			return declareError(err)
 		}
 		pub, err := NewPublisher(conn)

@@ -11,6 +11,8 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/rs/zerolog"
 
+	"github.com/warren-mq/warren/shared/config"
+	"github.com/warren-mq/warren/shared/fair"
 	"github.com/warren-mq/warren/shared/topology"
 )
 
@@ -34,9 +36,25 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p) && p.Permanent()
 }
 
-// Consumer consumes one queue with manual acks and prefetch, handing deliveries to Concurrency goroutines.
+// Lane is one of the queues a laned Consumer serves, and its weight in the round robin across them.
+type Lane struct {
+	Queue  string
+	Weight int
+}
+
+// Consumer consumes one queue, or several lanes, with manual acks and prefetch, handing deliveries to
+// Concurrency goroutines.
 type Consumer struct {
-	Queue       string
+	Queue string
+	// Lanes, when set, are consumed instead of Queue: one consumer each, holding at most Credit deliveries,
+	// served to the handlers in weighted round robin across lanes and in order within a lane (see package
+	// fair). The small credit per lane is what lets a quiet lane's deliveries reach the worker while another
+	// lane floods: with one prefetch over every lane the flood would fill it.
+	Lanes  []Lane
+	Credit int
+	// Seen, if set, is told the lane (the index in Lanes; 0 without lanes) of every delivery before it is
+	// handled.
+	Seen        func(lane int, d amqp.Delivery)
 	Tag         string
 	Prefetch    int
 	Concurrency int
@@ -59,56 +77,96 @@ type Consumer struct {
 	OnDeadLetter func(reason error)
 }
 
-// Run consumes until ctx ends or the channel closes. On ctx's end it cancels the consumer (basic.cancel), lets
+// Run consumes until ctx ends or the channel closes. On ctx's end it cancels the consumers (basic.cancel), lets
 // the handlers finish and ack what was already delivered, within Grace, and closes the channel; anything not
 // acked by then is returned to the queue by the broker, never dropped. deadLetters publishes dead letters.
 func (c *Consumer) Run(ctx context.Context, conn *amqp.Connection, deadLetters *Publisher) error {
+	lanes, prefetch := c.Lanes, max(c.Prefetch, 1)
+	if len(lanes) == 0 {
+		lanes = []Lane{{Queue: c.Queue, Weight: 1}}
+	} else {
+		prefetch = max(c.Credit, 1)
+	}
+	name := lanes[0].Queue
+	if len(lanes) > 1 {
+		name = fmt.Sprintf("%s (%d lanes)", name, len(lanes))
+	}
 	ch, err := conn.Channel()
 	if err != nil {
-		return fmt.Errorf("open channel for %s: %w", c.Queue, err)
+		return fmt.Errorf("open channel for %s: %w", name, err)
 	}
 	defer ch.Close()
 	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
-	prefetch := max(c.Prefetch, 1)
+	// Not global: the limit applies to each consumer, so to each lane.
 	if err := ch.Qos(prefetch, 0, false); err != nil {
-		return fmt.Errorf("qos %d on %s: %w", prefetch, c.Queue, err)
+		return fmt.Errorf("qos %d on %s: %w", prefetch, name, err)
 	}
 	tag := c.Tag
 	if tag == "" {
-		tag = fmt.Sprintf("%s-%d", c.Queue, time.Now().UnixNano())
+		tag = fmt.Sprintf("%s-%d", lanes[0].Queue, time.Now().UnixNano())
 	}
-	deliveries, err := ch.ConsumeWithContext(context.WithoutCancel(ctx), c.Queue, tag, false, c.Exclusive, false, false, c.Args)
-	if err != nil {
-		return fmt.Errorf("consume %s: %w", c.Queue, err)
+	weights := make([]int, len(lanes))
+	tags := make([]string, len(lanes))
+	feeds := make([]<-chan amqp.Delivery, len(lanes))
+	for i, l := range lanes {
+		weights[i], tags[i] = l.Weight, tag
+		if len(lanes) > 1 {
+			tags[i] = fmt.Sprintf("%s-lane-%d", tag, i)
+		}
+		feeds[i], err = ch.ConsumeWithContext(context.WithoutCancel(ctx), l.Queue, tags[i], false, c.Exclusive, false, false, c.Args)
+		if err != nil {
+			return fmt.Errorf("consume %s: %w", l.Queue, err)
+		}
 	}
 	if c.OnConsuming != nil {
 		c.OnConsuming()
 	}
+	cancel := func() {
+		for i, t := range tags {
+			if err := ch.Cancel(t, false); err != nil {
+				c.Log.Warn().Err(err).Str("queue", lanes[i].Queue).Msg("cancel consumer")
+			}
+		}
+	}
 	// Handlers get a context that outlives ctx by Grace, so in-flight work can still publish and ack.
 	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer hcancel()
-	// Deliveries are taken from the client library at once into a queue as deep as the prefetch, so every
-	// delivery the broker counts as unacknowledged is one the worker knows it holds (and reports), not one
-	// hidden in the library's buffer while every handler is busy.
-	queue := make(chan amqp.Delivery, prefetch)
+	// Deliveries are taken from the client library at once into the worker's own lanes, so every delivery the
+	// broker counts as unacknowledged is one the worker knows it holds (and reports), not one hidden in the
+	// library's buffer while every handler is busy. The broker bounds each lane by the prefetch or credit.
+	held := fair.New[amqp.Delivery](weights)
 	hold := c.Hold
 	if hold == nil {
 		hold = func(int) {}
 	}
-	go func() {
-		defer close(queue)
-		for d := range deliveries {
-			hold(1)
-			queue <- d
-		}
-	}()
+	var feeders sync.WaitGroup
+	feedEnded := make(chan string, len(lanes))
+	for i, deliveries := range feeds {
+		feeders.Add(1)
+		go func() {
+			defer feeders.Done()
+			for d := range deliveries {
+				hold(1)
+				held.Push(i, d)
+			}
+			feedEnded <- lanes[i].Queue
+		}()
+	}
+	go func() { feeders.Wait(); held.Close() }()
 	var wg sync.WaitGroup
 	for range max(c.Concurrency, 1) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for d := range queue {
-				c.process(hctx, d, deadLetters)
+			for {
+				d, lane, ok := held.Pop()
+				if !ok {
+					return
+				}
+				if c.Seen != nil {
+					c.Seen(lane, d)
+				}
+				c.process(hctx, d, lanes[lane].Queue, deadLetters)
 				hold(-1)
 			}
 		}()
@@ -119,9 +177,7 @@ func (c *Consumer) Run(ctx context.Context, conn *amqp.Connection, deadLetters *
 	var result error
 	select {
 	case <-ctx.Done():
-		if err := ch.Cancel(tag, false); err != nil {
-			c.Log.Warn().Err(err).Str("queue", c.Queue).Msg("cancel consumer")
-		}
+		cancel()
 		grace := c.Grace
 		if grace <= 0 {
 			grace = 10 * time.Second
@@ -131,25 +187,28 @@ func (c *Consumer) Run(ctx context.Context, conn *amqp.Connection, deadLetters *
 		select {
 		case <-handlersDone:
 		case <-t.C:
-			c.Log.Warn().Str("queue", c.Queue).Dur("grace", grace).Msg("in-flight work not finished in grace; the broker requeues it")
+			c.Log.Warn().Str("queue", name).Dur("grace", grace).Msg("in-flight work not finished in grace; the broker requeues it")
 		}
 	case e := <-closed:
-		result = fmt.Errorf("channel for %s closed: %v", c.Queue, e)
-	case <-handlersDone:
-		result = fmt.Errorf("deliveries for %s ended", c.Queue)
+		result = fmt.Errorf("channel for %s closed: %v", name, e)
+	case q := <-feedEnded:
+		// One lane's consumer ended (its queue was deleted, say): the session starts over, so that every lane
+		// is consumed again once the topology is back.
+		result = fmt.Errorf("deliveries for %s ended", q)
+		cancel()
 	}
 	hcancel()
 	<-handlersDone
 	return result
 }
 
-func (c *Consumer) process(ctx context.Context, d amqp.Delivery, deadLetters *Publisher) {
+func (c *Consumer) process(ctx context.Context, d amqp.Delivery, queue string, deadLetters *Publisher) {
 	backoff := c.RetryBackoff
 	if backoff <= 0 {
 		backoff = 50 * time.Millisecond
 	}
 	for attempt := 1; ; attempt++ {
-		err := c.call(ctx, d)
+		err := c.call(ctx, d, queue)
 		if err == nil {
 			if aerr := d.Ack(false); aerr != nil {
 				c.Log.Debug().Err(aerr).Msg("ack failed; the broker will redeliver")
@@ -157,10 +216,10 @@ func (c *Consumer) process(ctx context.Context, d amqp.Delivery, deadLetters *Pu
 			return
 		}
 		if IsPermanent(err) || attempt > c.Retries {
-			c.deadLetter(ctx, d, err, attempt, deadLetters)
+			c.deadLetter(ctx, d, queue, err, attempt, deadLetters)
 			return
 		}
-		c.Log.Debug().Err(err).Int("attempt", attempt).Str("queue", c.Queue).Msg("handler failed; retrying")
+		c.Log.Debug().Err(err).Int("attempt", attempt).Str("queue", queue).Msg("handler failed; retrying")
 		if !sleep(ctx, backoff*time.Duration(attempt)) {
 			_ = d.Nack(false, true)
 			return
@@ -169,11 +228,11 @@ func (c *Consumer) process(ctx context.Context, d amqp.Delivery, deadLetters *Pu
 }
 
 // call runs the handler, turning a panic into an error so one crafted message cannot kill the worker.
-func (c *Consumer) call(ctx context.Context, d amqp.Delivery) (err error) {
+func (c *Consumer) call(ctx context.Context, d amqp.Delivery, queue string) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("handler panic: %v", r)
-			c.Log.Error().Str("queue", c.Queue).Str("stack", string(debug.Stack())).Msg("handler panicked")
+			c.Log.Error().Str("queue", queue).Str("stack", string(debug.Stack())).Msg("handler panicked")
 		}
 	}()
 	return c.Handler(ctx, d)
@@ -181,7 +240,7 @@ func (c *Consumer) call(ctx context.Context, d amqp.Delivery) (err error) {
 
 // deadLetter publishes d to warren.dlx with every header it came with (trace context included, so the trace
 // shows where the event ended) and Warren's reason headers, then acks it.
-func (c *Consumer) deadLetter(ctx context.Context, d amqp.Delivery, cause error, attempts int, pub *Publisher) {
+func (c *Consumer) deadLetter(ctx context.Context, d amqp.Delivery, queue string, cause error, attempts int, pub *Publisher) {
 	headers := amqp.Table{}
 	for k, v := range d.Headers {
 		headers[k] = v
@@ -189,7 +248,7 @@ func (c *Consumer) deadLetter(ctx context.Context, d amqp.Delivery, cause error,
 	headers[topology.HeaderReason] = cause.Error()
 	headers[topology.HeaderAttempts] = int64(attempts)
 	headers[topology.HeaderFailedAt] = time.Now().UTC().Format(time.RFC3339Nano)
-	headers[topology.HeaderQueue] = c.Queue
+	headers[topology.HeaderQueue] = queue
 	headers[topology.HeaderOrigExchange] = d.Exchange
 	headers[topology.HeaderOrigRouting] = d.RoutingKey
 	msg := amqp.Publishing{
@@ -199,14 +258,30 @@ func (c *Consumer) deadLetter(ctx context.Context, d amqp.Delivery, cause error,
 	}
 	if err := pub.Publish(ctx, topology.DeadExchange, "", msg); err != nil {
 		// Not dead-lettered, so not acked: the broker redelivers it, and its delivery limit bounds the loop.
-		c.Log.Error().Err(err).Str("queue", c.Queue).Msg("dead-letter publish failed; requeueing")
+		c.Log.Error().Err(err).Str("queue", queue).Msg("dead-letter publish failed; requeueing")
 		_ = d.Nack(false, true)
 		return
 	}
-	c.Log.Warn().Str("queue", c.Queue).Str("reason", cause.Error()).Int("attempts", attempts).
+	c.Log.Warn().Str("queue", queue).Str("reason", cause.Error()).Int("attempts", attempts).
 		Str("message_id", d.MessageId).Msg("dead-lettered")
 	_ = d.Ack(false)
 	if c.OnDeadLetter != nil {
 		c.OnDeadLetter(cause)
 	}
+}
+
+// PoolLanes returns the lanes a worker of a topology pool ("filter", "broadcaster") consumes under cfg, each
+// with its weight: the pool's work queue alone when it has one lane.
+func PoolLanes(cfg config.Config, pool string) []Lane {
+	p, ok := topology.PoolNamed(pool)
+	if !ok {
+		return nil
+	}
+	weights := cfg.LaneWeights(pool)
+	queues := p.Lanes(len(weights))
+	lanes := make([]Lane, len(queues))
+	for i, q := range queues {
+		lanes[i] = Lane{Queue: q, Weight: weights[i]}
+	}
+	return lanes
 }

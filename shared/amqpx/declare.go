@@ -18,11 +18,19 @@ var ErrTopologyMissing = errors.New("topology not declared")
 // DeclareTopology declares Warren's topology on a short-lived channel of conn, with at-least-once
 // dead-lettering where the broker supports it. When conn's user may not configure Warren's names (a service
 // running with least privilege), it verifies passively that the topology exists instead.
+//
+// Which pools had lanes is learnt from the broker first (see topology.Lanes.WasLaned), and lane queues beyond a
+// pool's configured count are unbound from its hash exchange afterwards, so that lowering lanes.<pool>.count
+// stops routing to the lanes dropped; what they still hold is left for `warren lanes` to show.
 func DeclareTopology(conn *amqp.Connection, o topology.Options) error {
 	o.AtLeastOnceDeadLettering = SupportsAtLeastOnce(conn)
+	o.Lanes = learnLanes(conn, o.Lanes)
 	err := onChannel(conn, func(ch *amqp.Channel) error { return topology.Declare(ch, o) })
+	if err == nil {
+		return pruneLanes(conn, o.Lanes)
+	}
 	var ae *amqp.Error
-	if err == nil || !errors.As(err, &ae) || ae.Code != amqp.AccessRefused {
+	if !errors.As(err, &ae) || ae.Code != amqp.AccessRefused {
 		return err
 	}
 	if verr := onChannel(conn, func(ch *amqp.Channel) error { return topology.Verify(ch) }); verr != nil {
@@ -30,6 +38,47 @@ func DeclareTopology(conn *amqp.Connection, o topology.Options) error {
 			ErrTopologyMissing, verr)
 	}
 	return nil
+}
+
+// learnLanes returns lanes with WasLaned set for every pool whose pin exchange exists.
+func learnLanes(conn *amqp.Connection, lanes map[string]topology.Lanes) map[string]topology.Lanes {
+	out := make(map[string]topology.Lanes, len(topology.Pools))
+	for _, p := range topology.Pools {
+		l := lanes[p.Name]
+		l.WasLaned = exists(conn, func(ch *amqp.Channel) error {
+			return ch.ExchangeDeclarePassive(p.PinExchange(), amqp.ExchangeHeaders, true, false, false, false, nil)
+		})
+		out[p.Name] = l
+	}
+	return out
+}
+
+// pruneLanes unbinds, from each laned pool's hash exchange, the lane queues beyond its configured count.
+func pruneLanes(conn *amqp.Connection, lanes map[string]topology.Lanes) error {
+	for _, p := range topology.Pools {
+		l := lanes[p.Name]
+		if !l.WasLaned || l.Count < 1 {
+			continue
+		}
+		for i := max(l.Count, 1); ; i++ {
+			q := p.Lanes(i + 1)[i]
+			if !exists(conn, func(ch *amqp.Channel) error {
+				_, err := ch.QueueDeclarePassive(q, true, false, false, false, nil)
+				return err
+			}) {
+				break
+			}
+			if err := onChannel(conn, func(ch *amqp.Channel) error { return ch.QueueUnbind(q, "1", p.HashExchange(), nil) }); err != nil {
+				return fmt.Errorf("unbind leftover lane %s from %s: %w", q, p.HashExchange(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// exists runs a passive declaration on a channel of its own, since a missing name closes the channel.
+func exists(conn *amqp.Connection, passive func(ch *amqp.Channel) error) bool {
+	return onChannel(conn, passive) == nil
 }
 
 func onChannel(conn *amqp.Connection, f func(ch *amqp.Channel) error) error {

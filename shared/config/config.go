@@ -16,6 +16,8 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/warren-mq/warren/shared/topology"
 )
 
 // Config is the whole configuration; each service reads the parts it needs.
@@ -27,6 +29,113 @@ type Config struct {
 	Broadcaster Broadcaster `mapstructure:"broadcaster"`
 	Master      Master      `mapstructure:"master"`
 	Health      Health      `mapstructure:"health"`
+	// Lanes configures fair dispatch per topology pool ("filter", "broadcaster"); see topology.Lanes.
+	Lanes map[string]Lanes `mapstructure:"lanes"`
+}
+
+// Lanes configures one pool's fair dispatch across fairness keys.
+type Lanes struct {
+	// Count is K, the pool's lane queues (1: its single work queue).
+	Count int `mapstructure:"count"`
+	// Credit is how many deliveries a worker holds per lane (0: amqp.prefetch divided among the lanes).
+	Credit int `mapstructure:"credit"`
+	// Weights are the lanes' shares in the workers' round robin, one per lane (empty: 1 each).
+	Weights []int `mapstructure:"weights"`
+	// Pin routes known keys to lanes, as "key=lane" (lanes count from 0).
+	Pin []string `mapstructure:"pin"`
+}
+
+// MaxLanes bounds lanes.<pool>.count: each lane is a quorum queue and a consumer on every worker.
+const MaxLanes = 64
+
+// LaneCredit returns the deliveries a worker holds per lane of pool.
+func (c Config) LaneCredit(pool string) int {
+	l := c.Lanes[pool]
+	if l.Credit > 0 {
+		return l.Credit
+	}
+	return max(1, (c.AMQP.Prefetch+max(l.Count, 1)-1)/max(l.Count, 1))
+}
+
+// LaneWeights returns the weight of each of pool's lanes in the workers' round robin.
+func (c Config) LaneWeights(pool string) []int {
+	l := c.Lanes[pool]
+	w := make([]int, max(l.Count, 1))
+	for i := range w {
+		w[i] = 1
+		if i < len(l.Weights) {
+			w[i] = l.Weights[i]
+		}
+	}
+	return w
+}
+
+// Topology returns the options every declaration of Warren's topology must use under this configuration.
+func (c Config) Topology() topology.Options {
+	o := topology.Options{DeliveryLimit: c.AMQP.DeliveryLimit, Lanes: map[string]topology.Lanes{}}
+	for name, l := range c.Lanes {
+		pins, _ := parsePins(l.Pin, l.Count)
+		o.Lanes[name] = topology.Lanes{Count: l.Count, Pins: pins}
+	}
+	return o
+}
+
+// LaneEnv returns the WARREN_LANES_* variables that give a spawned worker this configuration's lanes, so a
+// worker started without the master's configuration file still consumes the same lanes.
+func (c Config) LaneEnv() []string {
+	var env []string
+	for _, name := range sortedNames(c.Lanes) {
+		l := c.Lanes[name]
+		key := "lanes." + name + "."
+		env = append(env, EnvName(key+"count")+"="+strconv.Itoa(l.Count), EnvName(key+"credit")+"="+strconv.Itoa(l.Credit))
+		ws := make([]string, len(l.Weights))
+		for i, w := range l.Weights {
+			ws[i] = strconv.Itoa(w)
+		}
+		env = append(env, EnvName(key+"weights")+"="+strings.Join(ws, ","), EnvName(key+"pin")+"="+strings.Join(l.Pin, ","))
+	}
+	return env
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// parsePins reads "key=lane" pins for a pool of count lanes; the error names the key.
+func parsePins(pins []string, count int) (map[string]int, error) {
+	out := map[string]int{}
+	var errs []error
+	for _, p := range pins {
+		if strings.TrimSpace(p) == "" {
+			continue
+		}
+		i := strings.LastIndex(p, "=")
+		if i <= 0 {
+			errs = append(errs, fmt.Errorf("%q: want key=lane", p))
+			continue
+		}
+		key, laneText := p[:i], p[i+1:]
+		lane, err := strconv.Atoi(laneText)
+		switch {
+		case topology.ValidateKey(key) != nil:
+			errs = append(errs, topology.ValidateKey(key))
+		case err != nil:
+			errs = append(errs, fmt.Errorf("key %q: lane %q is not a number", key, laneText))
+		case lane < 0 || lane >= max(count, 1):
+			errs = append(errs, fmt.Errorf("key %q names lane %d, but the pool has lanes 0 to %d", key, lane, max(count, 1)-1))
+		default:
+			if prev, dup := out[key]; dup && prev != lane {
+				errs = append(errs, fmt.Errorf("key %q is pinned to lanes %d and %d", key, prev, lane))
+			}
+			out[key] = lane
+		}
+	}
+	return out, errors.Join(errs...)
 }
 
 // Health configures a service's health and metrics endpoints (/healthz, /readyz, /metrics).
@@ -282,6 +391,10 @@ func defaults() map[string]any {
 		"master.docker.owner":        "warren-master",
 		"master.docker.stop_on_exit": false,
 		"master.log_dir":             "",
+		"lanes": map[string]any{
+			"filter":      map[string]any{"count": 1, "credit": 0, "weights": []int{}, "pin": []string{}},
+			"broadcaster": map[string]any{"count": 1, "credit": 0, "weights": []int{}, "pin": []string{}},
+		},
 		"master.pools": map[string]any{
 			"filter": map[string]any{
 				"service": "filter", "work_queue": "warren.filter.work", "count_queue": "warren.filter.count",
@@ -564,6 +677,34 @@ func (c Config) Validate() error {
 	}
 	if c.Broadcaster.Concurrency <= 0 {
 		bad("broadcaster.concurrency", "must be positive, got %d", c.Broadcaster.Concurrency)
+	}
+	for _, name := range sortedNames(c.Lanes) {
+		l, key := c.Lanes[name], "lanes."+name
+		if _, ok := topology.PoolNamed(name); !ok {
+			bad(key, "no pool %q has lanes (pools: filter, broadcaster)", name)
+			continue
+		}
+		if l.Count < 1 || l.Count > MaxLanes {
+			bad(key+".count", "must be from 1 to %d, got %d", MaxLanes, l.Count)
+		}
+		if l.Credit < 0 || l.Credit > 65535 {
+			bad(key+".credit", "must be from 0 (amqp.prefetch shared among the lanes) to 65535, got %d", l.Credit)
+		}
+		if len(l.Weights) > 0 && len(l.Weights) != l.Count {
+			bad(key+".weights", "has %d weights for %d lanes: give one per lane, or none", len(l.Weights), l.Count)
+		}
+		for i, w := range l.Weights {
+			if w < 1 || w > 1000 {
+				bad(key+".weights", "lane %d: weight must be from 1 to 1000, got %d", i, w)
+			}
+		}
+		if _, err := parsePins(l.Pin, l.Count); err != nil {
+			for _, e := range unjoin(err) {
+				bad(key+".pin", "%v", e)
+			}
+		} else if len(l.Pin) > 0 && l.Count < 2 {
+			bad(key+".pin", "pins need lanes: set %s.count to 2 or more", key)
+		}
 	}
 	m := c.Master
 	if m.Interval <= 0 {

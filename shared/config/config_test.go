@@ -70,6 +70,19 @@ func TestInvalidNamesKey(t *testing.T) {
 			"master.pools.filter.grace: 15s must exceed the workers' WARREN_AMQP_SHUTDOWN_GRACE in master.pools.filter.env (15s)"},
 		{[]string{"master.pools.filter.env=" + StatsEveryEnv + "=often"}, `master.pools.filter.env: WARREN_FILTER_STATS_EVERY="often"`},
 		{[]string{"master.pools.filter.env=" + ShutdownGraceEnv + "=-1s"}, `master.pools.filter.env: WARREN_AMQP_SHUTDOWN_GRACE="-1s"`},
+		{[]string{"lanes.filter.count=0"}, "lanes.filter.count: must be from 1 to 64, got 0"},
+		{[]string{"lanes.filter.count=65"}, "lanes.filter.count: must be from 1 to 64"},
+		{[]string{"lanes.filter.credit=-1"}, "lanes.filter.credit"},
+		{[]string{"lanes.filter.count=3", "lanes.filter.weights=1,2"}, "lanes.filter.weights: has 2 weights for 3 lanes"},
+		{[]string{"lanes.filter.count=2", "lanes.filter.weights=1,0"}, "lanes.filter.weights: lane 1: weight must be from 1 to 1000, got 0"},
+		{[]string{"lanes.filter.count=4", "lanes.filter.pin=tenant-a=1,tenant-b=7"},
+			`lanes.filter.pin: key "tenant-b" names lane 7, but the pool has lanes 0 to 3`},
+		{[]string{"lanes.filter.count=4", "lanes.filter.pin=tenant-a"}, `lanes.filter.pin: "tenant-a": want key=lane`},
+		{[]string{"lanes.filter.count=4", "lanes.filter.pin=a=x"}, `lanes.filter.pin: key "a": lane "x" is not a number`},
+		{[]string{"lanes.filter.count=4", "lanes.filter.pin=a=1,a=2"}, `lanes.filter.pin: key "a" is pinned to lanes 1 and 2`},
+		{[]string{"lanes.filter.count=4", "lanes.filter.pin=" + strings.Repeat("k", 256) + "=1"}, "lanes.filter.pin: fairness key"},
+		{[]string{"lanes.filter.pin=a=0"}, "lanes.filter.pin: pins need lanes: set lanes.filter.count to 2 or more"},
+		{[]string{"lanes.insult.count=2"}, `lanes.insult: no pool "insult" has lanes`},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.sets, " "), func(t *testing.T) {
@@ -239,5 +252,47 @@ func TestListenAddresses(t *testing.T) {
 				t.Fatalf("got %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestLanes(t *testing.T) {
+	t.Chdir(t.TempDir())
+	c, err := Load(Flags{Sets: []string{"lanes.filter.count=4", "lanes.filter.weights=3,1,1,1", "lanes.filter.pin=Tenant-A=2,b=c=3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.LaneWeights("filter"); !slices.Equal(got, []int{3, 1, 1, 1}) {
+		t.Errorf("weights %v", got)
+	}
+	if got := c.LaneWeights("broadcaster"); !slices.Equal(got, []int{1}) {
+		t.Errorf("broadcaster weights %v", got)
+	}
+	// The credit shares amqp.prefetch (200) among the lanes unless set.
+	if c.LaneCredit("filter") != 50 || c.LaneCredit("broadcaster") != 200 {
+		t.Errorf("credits %d, %d", c.LaneCredit("filter"), c.LaneCredit("broadcaster"))
+	}
+	o := c.Topology()
+	// Keys keep their case (viper lowercases map keys, which is why pins are a list), and split at the last '='.
+	if f := o.Lanes["filter"]; f.Count != 4 || f.Pins["Tenant-A"] != 2 || f.Pins["b=c"] != 3 || o.DeliveryLimit != 5 {
+		t.Errorf("topology options %+v", o)
+	}
+	env := c.LaneEnv()
+	for _, want := range []string{"WARREN_LANES_FILTER_COUNT=4", "WARREN_LANES_FILTER_WEIGHTS=3,1,1,1",
+		"WARREN_LANES_FILTER_PIN=Tenant-A=2,b=c=3", "WARREN_LANES_BROADCASTER_COUNT=1"} {
+		if !slices.Contains(env, want) {
+			t.Errorf("LaneEnv %v lacks %s", env, want)
+		}
+	}
+	// What a spawned worker gets through LaneEnv is the same configuration.
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	w, err := Load(Flags{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(w.LaneWeights("filter"), c.LaneWeights("filter")) || w.Topology().Lanes["filter"].Pins["b=c"] != 3 {
+		t.Errorf("worker's lanes %+v, master's %+v", w.Lanes, c.Lanes)
 	}
 }

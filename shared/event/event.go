@@ -226,8 +226,23 @@ type WorkerStats struct {
 	Unhealthy string `json:"unhealthy,omitempty"`
 	// MetricsAddr is the host:port where the worker serves /metrics (its health.addr, the port resolved), for
 	// the master to offer Prometheus service discovery of its workers; empty when it serves no TCP address.
-	MetricsAddr string    `json:"metrics_addr,omitempty"`
+	MetricsAddr string `json:"metrics_addr,omitempty"`
+	// Lanes says what the worker took from each lane of its pool during the interval, with the fairness keys
+	// it saw there, so that `warren lanes` can show which keys share a lane.
+	Lanes []LaneStats `json:"lanes,omitempty"`
+	// InvalidKeys counts deliveries whose x-warren-key was not a key (too long, not UTF-8, not a string) and
+	// that were counted as the shared "" key.
+	InvalidKeys int       `json:"invalid_keys,omitempty"`
 	At          time.Time `json:"at"`
+}
+
+// LaneStats is what one worker took from one lane during a report interval.
+type LaneStats struct {
+	Lane  int `json:"lane"`
+	Taken int `json:"taken"`
+	// Keys counts deliveries by fairness key, for the most frequent keys; Other counts the rest.
+	Keys  map[string]int `json:"keys,omitempty"`
+	Other int            `json:"other,omitempty"`
 }
 
 // PoolStatus is the master's view of one pool after an evaluation, published on warren.status. loadgen and
@@ -258,7 +273,27 @@ type PoolStatus struct {
 	Reason            string  `json:"reason"`
 	Consumers         int     `json:"consumers"`
 	DryRun            bool    `json:"dry_run,omitempty"`
+	// Lanes are the pool's lane queues when it has more than one: each one's ready count and the fairness keys
+	// the workers took from it lately.
+	Lanes []LaneStatus `json:"lanes,omitempty"`
 	// Leader names the master that published this status. Only the master holding the leader lock evaluates
 	// and publishes, so every status comes from the leader, and a change of name is a takeover.
 	Leader string `json:"leader,omitempty"`
+}
+
+// LaneStatus is one lane of a pool as the master last saw it.
+type LaneStatus struct {
+	Lane  int    `json:"lane"`
+	Queue string `json:"queue"`
+	Ready int    `json:"ready"`
+	// Keys are the fairness keys workers took from the lane lately, the most frequent first; Other counts
+	// deliveries of keys not listed.
+	Keys  []KeyCount `json:"keys,omitempty"`
+	Other int        `json:"other,omitempty"`
+}
+
+// KeyCount is how many events of one fairness key were taken lately.
+type KeyCount struct {
+	Key    string `json:"key"`
+	Events int    `json:"events"`
 }

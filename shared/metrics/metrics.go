@@ -31,6 +31,7 @@ type Worker struct {
 	conns        *connections
 	duration     prometheus.Histogram
 	catalogue    prometheus.Gauge
+	invalidKeys  prometheus.Counter
 }
 
 // NewWorker registers a worker's metrics on reg, labelled with its pool and name (the name the master knows it
@@ -49,6 +50,8 @@ func NewWorker(reg prometheus.Registerer, pool, worker string, held, inFlight fu
 		duration: f.histogram("warren_worker_handler_duration_seconds",
 			"Time one handler run took, in seconds, successful or not.", HandlerBuckets),
 		catalogue: f.gauge("warren_worker_catalogue_insults", "Insults in the worker's copy of the catalogue."),
+		invalidKeys: f.counter("warren_worker_invalid_keys_total",
+			"Events whose x-warren-key was not a fairness key (longer than 255 bytes, not UTF-8, not a string), counted as the shared \"\" key."),
 	}
 	f.gaugeFunc("warren_worker_deliveries_held", "Deliveries the worker holds unacknowledged: in its handlers and prefetched.", held)
 	f.gaugeFunc("warren_worker_deliveries_in_flight", "Deliveries the worker's handlers are processing now.", inFlight)
@@ -65,6 +68,13 @@ func (w *Worker) Handled(seconds float64, ok bool) {
 		w.processed.Inc()
 	} else {
 		w.failed.Inc()
+	}
+}
+
+// InvalidKey records one event whose fairness key was invalid.
+func (w *Worker) InvalidKey() {
+	if w != nil {
+		w.invalidKeys.Inc()
 	}
 }
 

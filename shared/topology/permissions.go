@@ -48,6 +48,9 @@ const (
 	catalogue     = `warren\.insults\..*`
 )
 
+// lanes matches a pool's lane queues other than lane 0, its work queue (see LaneQueues).
+func lanes(work string) string { return regexp.QuoteMeta(work) + `\.[0-9]+` }
+
 // Permissions returns a role's permission triple. readResults lets a client consume the shared warren.results
 // queue (results of events published without reply_to); without it a client reads only its own reply queues.
 func Permissions(role string, readResults bool) (Permission, error) {
@@ -68,13 +71,13 @@ func Permissions(role string, readResults bool) (Permission, error) {
 		return Permission{
 			Configure: names(nil),
 			Write:     names([]string{defaultEx, DeadExchange, StatsExchange}),
-			Read:      names([]string{FilterWork, InsultLog}, catalogue),
+			Read:      names([]string{FilterWork, InsultLog}, catalogue, lanes(FilterWork)),
 		}, nil
 	case RoleBroadcaster:
 		return Permission{
 			Configure: names([]string{BroadcasterLeader}),
 			Write:     names([]string{BroadcastExchange, defaultEx, DeadExchange, StatsExchange}),
-			Read:      names([]string{BroadcasterWork, BroadcasterLeader, InsultLog}, catalogue),
+			Read:      names([]string{BroadcasterWork, BroadcasterLeader, InsultLog}, catalogue, lanes(BroadcasterWork)),
 		}, nil
 	case RoleInsult:
 		return Permission{

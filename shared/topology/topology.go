@@ -49,6 +49,8 @@ const (
 	HeaderOrigExchange = "x-warren-original-exchange"
 	HeaderOrigRouting  = "x-warren-original-routing-key"
 	HeaderSentAt       = "x-warren-sent-at"
+	// HeaderKey carries an event's fairness key (see Key): a laned pool routes events to its lanes by it.
+	HeaderKey = "x-warren-key"
 )
 
 // W3C trace context headers (https://www.w3.org/TR/trace-context/), carried from an event to its result,
@@ -85,6 +87,11 @@ func bounded(args amqp.Table) amqp.Table {
 type Options struct {
 	// DeliveryLimit is the quorum queues' redelivery bound before the broker dead-letters a message.
 	DeliveryLimit int
+	// Lanes configures the pools that dispatch fairly across fairness keys, by pool name ("filter",
+	// "broadcaster"); a pool not named has one lane, its single work queue. Every declarer on a vhost must
+	// pass the same lanes (they come from the shared configuration's `lanes` section): a declarer with fewer
+	// rewires the pool back to fewer lanes.
+	Lanes map[string]Lanes
 	// AtLeastOnceDeadLettering makes the quorum work queues dead-letter at-least-once (the broker keeps a
 	// message until warren.dead confirms it) instead of the default at-most-once. It needs RabbitMQ 3.10 or
 	// later, which DeclareTopology checks; the strategy requires the reject-publish overflow.
@@ -93,13 +100,23 @@ type Options struct {
 
 // Pool names a worker pool's exchange and queues.
 type Pool struct {
-	Exchange, Work, Count string
+	Name, Exchange, Work, Count string
 }
 
 // Pools are the two worker pools.
 var Pools = []Pool{
-	{FilterExchange, FilterWork, FilterCount},
-	{BroadcasterExchange, BroadcasterWork, BroadcasterCount},
+	{"filter", FilterExchange, FilterWork, FilterCount},
+	{"broadcaster", BroadcasterExchange, BroadcasterWork, BroadcasterCount},
+}
+
+// PoolNamed returns the pool called name ("filter" or "broadcaster").
+func PoolNamed(name string) (Pool, bool) {
+	for _, p := range Pools {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Pool{}, false
 }
 
 // Declarer is the part of *amqp.Channel that Declare needs.
@@ -107,6 +124,9 @@ type Declarer interface {
 	ExchangeDeclare(name, kind string, durable, autoDelete, internal, noWait bool, args amqp.Table) error
 	QueueDeclare(name string, durable, autoDelete, exclusive, noWait bool, args amqp.Table) (amqp.Queue, error)
 	QueueBind(name, key, exchange string, noWait bool, args amqp.Table) error
+	QueueUnbind(name, key, exchange string, args amqp.Table) error
+	ExchangeBind(destination, key, source string, noWait bool, args amqp.Table) error
+	ExchangeUnbind(destination, key, source string, noWait bool, args amqp.Table) error
 }
 
 // Declare declares every exchange, queue and binding. It is idempotent. `warren topology apply` runs it with an
@@ -128,30 +148,8 @@ func Declare(ch Declarer, o Options) error {
 		return fmt.Errorf("bind %s: %w", Dead, err)
 	}
 	for _, p := range Pools {
-		work := bounded(amqp.Table{
-			"x-queue-type":           "quorum",
-			"x-delivery-limit":       int64(o.DeliveryLimit),
-			"x-dead-letter-exchange": DeadExchange,
-		})
-		if o.AtLeastOnceDeadLettering {
-			work["x-dead-letter-strategy"] = "at-least-once"
-		}
-		if err := queue(ch, p.Work, work); err != nil {
+		if err := declarePool(ch, p, o.Lanes[p.Name], o); err != nil {
 			return err
-		}
-		// The count queue exists only to be counted (purged) by the master. It is durable because RabbitMQ 4
-		// refuses transient non-exclusive queues by default; the bounds keep it small while no master runs.
-		// Version 2 of the classic queue writes persistent copies cheaply enough that publishers keep the rate
-		// they had with a transient queue (measured: 11.4–12.0k vs 10.5–15.1k confirmed msg/s; v1: 8.7–9.5k).
-		count := amqp.Table{"x-queue-type": "classic", "x-queue-version": int64(2),
-			"x-max-length": int64(CountQueueMaxLength), "x-max-length-bytes": int64(CountQueueMaxBytes)}
-		if err := queue(ch, p.Count, count); err != nil {
-			return err
-		}
-		for _, q := range []string{p.Work, p.Count} {
-			if err := ch.QueueBind(q, "", p.Exchange, false, nil); err != nil {
-				return fmt.Errorf("bind %s to %s: %w", q, p.Exchange, err)
-			}
 		}
 	}
 	// Only the newest state matters: older ones are dropped from the head.
@@ -177,6 +175,86 @@ func Declare(ch Declarer, o Options) error {
 		"x-max-length-bytes":              int64(4 << 20),
 		"x-stream-max-segment-size-bytes": int64(256 << 10),
 	})
+}
+
+// declarePool declares a pool's count queue and its lanes, and routes the pool's exchange to them: straight to
+// the work queue with one lane, else through the pool's lane exchanges (see Lanes).
+func declarePool(ch Declarer, p Pool, l Lanes, o Options) error {
+	// The count queue exists only to be counted (purged) by the master. It is durable because RabbitMQ 4
+	// refuses transient non-exclusive queues by default; the bounds keep it small while no master runs.
+	// Version 2 of the classic queue writes persistent copies cheaply enough that publishers keep the rate
+	// they had with a transient queue (measured: 11.4–12.0k vs 10.5–15.1k confirmed msg/s; v1: 8.7–9.5k).
+	count := amqp.Table{"x-queue-type": "classic", "x-queue-version": int64(2),
+		"x-max-length": int64(CountQueueMaxLength), "x-max-length-bytes": int64(CountQueueMaxBytes)}
+	if err := queue(ch, p.Count, count); err != nil {
+		return err
+	}
+	if err := ch.QueueBind(p.Count, "", p.Exchange, false, nil); err != nil {
+		return fmt.Errorf("bind %s to %s: %w", p.Count, p.Exchange, err)
+	}
+	lanes := p.Lanes(l.Count)
+	for _, q := range lanes {
+		work := bounded(amqp.Table{
+			"x-queue-type":           "quorum",
+			"x-delivery-limit":       int64(o.DeliveryLimit),
+			"x-dead-letter-exchange": DeadExchange,
+		})
+		if o.AtLeastOnceDeadLettering {
+			work["x-dead-letter-strategy"] = "at-least-once"
+		}
+		if err := queue(ch, q, work); err != nil {
+			return err
+		}
+	}
+	switch {
+	case l.Count == 0 && l.WasLaned:
+		// A declarer without the configuration (a tool) leaves a laned pool's routing as it is.
+		return nil
+	case len(lanes) == 1:
+		if l.WasLaned {
+			if err := ch.ExchangeUnbind(p.PinExchange(), "", p.Exchange, false, nil); err != nil {
+				return fmt.Errorf("unbind %s from %s: %w", p.PinExchange(), p.Exchange, err)
+			}
+		}
+		if err := ch.QueueBind(p.Work, "", p.Exchange, false, nil); err != nil {
+			return fmt.Errorf("bind %s to %s: %w", p.Work, p.Exchange, err)
+		}
+		return nil
+	}
+	if err := ch.ExchangeDeclare(p.PinExchange(), amqp.ExchangeHeaders, true, false, false, false,
+		amqp.Table{"alternate-exchange": p.HashExchange()}); err != nil {
+		return fmt.Errorf("declare exchange %s: %w", p.PinExchange(), err)
+	}
+	if err := ch.ExchangeDeclare(p.HashExchange(), HashExchangeKind, true, false, false, false,
+		amqp.Table{"hash-header": HeaderKey}); err != nil {
+		return fmt.Errorf("declare exchange %s (the rabbitmq_consistent_hash_exchange plugin must be enabled "+
+			"for lanes): %w", p.HashExchange(), err)
+	}
+	for _, q := range lanes {
+		// The binding key is the lane's share of the hash ring: equal, so keys spread evenly.
+		if err := ch.QueueBind(q, "1", p.HashExchange(), false, nil); err != nil {
+			return fmt.Errorf("bind %s to %s: %w", q, p.HashExchange(), err)
+		}
+	}
+	for _, key := range sortedKeys(l.Pins) {
+		lane := l.Pins[key]
+		if lane < 0 || lane >= len(lanes) {
+			return fmt.Errorf("pin key %q to lane %d: the pool has lanes 0 to %d", key, lane, len(lanes)-1)
+		}
+		// all-with-x (RabbitMQ 3.10+): plain "all" ignores x- headers, so it would match every event.
+		if err := ch.QueueBind(lanes[lane], "", p.PinExchange(), false,
+			amqp.Table{"x-match": "all-with-x", HeaderKey: key}); err != nil {
+			return fmt.Errorf("pin key %q to %s: %w", key, lanes[lane], err)
+		}
+	}
+	if err := ch.ExchangeBind(p.PinExchange(), "", p.Exchange, false, nil); err != nil {
+		return fmt.Errorf("bind %s to %s: %w", p.PinExchange(), p.Exchange, err)
+	}
+	// Unbound last, once the lanes are wired: an event published meanwhile goes to both, never to neither.
+	if err := ch.QueueUnbind(p.Work, "", p.Exchange, nil); err != nil {
+		return fmt.Errorf("unbind %s from %s: %w", p.Work, p.Exchange, err)
+	}
+	return nil
 }
 
 func queue(ch Declarer, name string, args amqp.Table) error {

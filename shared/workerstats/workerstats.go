@@ -37,6 +37,7 @@ type Reporter struct {
 	inFlight  atomic.Int64
 	held      atomic.Int64
 	total     atomic.Int64
+	lanes     laneKeys
 }
 
 // New returns a reporter for a worker of pool with slots concurrent handlers. The worker's name is
@@ -75,6 +76,14 @@ func (r *Reporter) Total() int64 { return r.total.Load() }
 
 // Hold counts deliveries taken (+1) and settled (−1); pass it as amqpx.Consumer.Hold.
 func (r *Reporter) Hold(delta int) { r.held.Add(int64(delta)) }
+
+// Seen records the fairness key of a delivery taken from lane; pass it as amqpx.Consumer.Seen.
+func (r *Reporter) Seen(lane int, d amqp.Delivery) {
+	_, invalid := r.lanes.seen(lane, d)
+	if invalid != "" {
+		r.metrics.InvalidKey()
+	}
+}
 
 // Begin marks a handler starting; call the returned function when it ends, with ok true when it processed
 // the message (false for a failure, which is not capacity).
@@ -127,6 +136,7 @@ func (r *Reporter) snapshot(now time.Time, interval time.Duration) event.WorkerS
 		InFlight:    inFlight, Held: max(int(r.held.Load()), inFlight), Busy: busy.Seconds(), Slots: int(r.slots),
 		MetricsAddr: r.metricsAddr, At: now.UTC(),
 	}
+	s.Lanes, s.InvalidKeys = r.lanes.take()
 	if r.health != nil {
 		if ok, why := r.health(); !ok {
 			s.Unhealthy = why

@@ -60,8 +60,9 @@ func Run(ctx context.Context, o Options) error {
 	if o.OnHealth != nil {
 		o.OnHealth(srv)
 	}
+	lanes := amqpx.PoolLanes(c, "broadcaster")
 	o.Log.Info().Str("worker", id).Str("broker", amqpx.Redact(c.AMQP.URL)).Msg("broadcaster starting")
-	return amqpx.Serve(ctx, c.AMQP, "warren-broadcaster "+id, o.Log, func(ctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
+	return amqpx.Serve(ctx, c, "warren-broadcaster "+id, o.Log, func(ctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
 		m.Connected()
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return cat.Follow(gctx, conn) })
@@ -69,7 +70,7 @@ func Run(ctx context.Context, o Options) error {
 		g.Go(func() error { return lead(gctx, conn, pub, cat, c.Broadcaster.Period, o.LeaderRetry, o.Log) })
 		g.Go(func() error {
 			cons := &amqpx.Consumer{
-				Queue: topology.BroadcasterWork, Prefetch: c.AMQP.Prefetch, Concurrency: c.Broadcaster.Concurrency,
+				Lanes: lanes, Credit: c.LaneCredit("broadcaster"), Concurrency: c.Broadcaster.Concurrency, Seen: stats.Seen,
 				Retries: c.AMQP.Retries, Grace: c.AMQP.ShutdownGrace, Log: o.Log, Hold: stats.Hold,
 				Handler: func(ctx context.Context, d amqp.Delivery) (err error) {
 					end := stats.Begin()
@@ -79,7 +80,7 @@ func Run(ctx context.Context, o Options) error {
 				OnDeadLetter: func(error) { m.DeadLettered() },
 				OnConsuming: func() {
 					probe.SetReady(true)
-					o.Log.Info().Str("queue", topology.BroadcasterWork).Msg("consuming")
+					o.Log.Info().Str("queue", topology.BroadcasterWork).Int("lanes", len(lanes)).Msg("consuming")
 					if o.Ready != nil {
 						o.Ready()
 					}

@@ -73,9 +73,10 @@ func Run(ctx context.Context, o Options) error {
 		m.Catalogue(len(s.Insults))
 		o.Log.Info().Int("insults", len(s.Insults)).Uint64("version", s.Version).Msg("catalogue updated")
 	})
+	lanes := amqpx.PoolLanes(c, "filter")
 	o.Log.Info().Str("worker", w.stats.Worker()).Str("broker", amqpx.Redact(c.AMQP.URL)).Int("prefetch", c.AMQP.Prefetch).
 		Int("concurrency", c.Filter.Concurrency).Msg("filter starting")
-	err = amqpx.Serve(ctx, c.AMQP, "warren-filter "+w.stats.Worker(), o.Log, func(ctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
+	err = amqpx.Serve(ctx, c, "warren-filter "+w.stats.Worker(), o.Log, func(ctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
 		m.Connected()
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return cat.Follow(gctx, conn) })
@@ -88,13 +89,13 @@ func Run(ctx context.Context, o Options) error {
 				return nil
 			}
 			cons := &amqpx.Consumer{
-				Queue: topology.FilterWork, Prefetch: c.AMQP.Prefetch, Concurrency: c.Filter.Concurrency,
+				Lanes: lanes, Credit: c.LaneCredit("filter"), Concurrency: c.Filter.Concurrency, Seen: w.stats.Seen,
 				Retries: c.AMQP.Retries, Grace: c.AMQP.ShutdownGrace, Log: o.Log, Hold: w.stats.Hold,
 				Handler:      func(ctx context.Context, d amqp.Delivery) error { return w.handle(ctx, d, pub) },
 				OnDeadLetter: func(error) { m.DeadLettered() },
 				OnConsuming: func() {
 					probe.SetReady(true)
-					o.Log.Info().Str("queue", topology.FilterWork).Msg("consuming")
+					o.Log.Info().Str("queue", topology.FilterWork).Int("lanes", len(lanes)).Msg("consuming")
 					if o.Ready != nil {
 						o.Ready()
 					}

@@ -53,7 +53,7 @@ func Run(ctx context.Context, o Options) error {
 		o.OnHealth(srv)
 	}
 	o.Log.Info().Str("broker", amqpx.Redact(c.AMQP.URL)).Msg("insult service starting")
-	return amqpx.Serve(ctx, c.AMQP, "warren-insult", o.Log, func(ctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
+	return amqpx.Serve(ctx, c, "warren-insult", o.Log, func(ctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
 		m.Connected()
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return cat.Follow(gctx, conn) })

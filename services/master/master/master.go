@@ -95,7 +95,7 @@ func Run(ctx context.Context, o Options) error {
 	o.Log.Info().Str("master", m.id).Str("runtime", c.Master.Runtime).Bool("dry_run", c.Master.DryRun).
 		Dur("interval", c.Master.Interval).Strs("pools", names).Msg("master starting")
 
-	err = amqpx.Serve(ctx, c.AMQP, "warren-master "+m.id, o.Log, func(sctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
+	err = amqpx.Serve(ctx, c, "warren-master "+m.id, o.Log, func(sctx context.Context, conn *amqp.Connection, pub *amqpx.Publisher) error {
 		err := m.session(sctx, conn, pub)
 		// A session that ends while the master keeps running lost its connection, and with it the lead; one
 		// that ends because the master stops leaves the flag set, so shutdown knows the workers are its own.
@@ -330,6 +330,9 @@ func (m *master) session(ctx context.Context, conn *amqp.Connection, pub *amqpx.
 	return g.Wait()
 }
 
+// shownKeys is how many of each lane's recent keys a status lists.
+const shownKeys = 8
+
 // evaluate measures one pool, decides its size, logs and publishes the decision.
 func (m *master) evaluate(ctx context.Context, p *pool, pr *probe, pub *amqpx.Publisher) (event.PoolStatus, error) {
 	now := m.o.Now()
@@ -338,14 +341,31 @@ func (m *master) evaluate(ctx context.Context, p *pool, pr *probe, pub *amqpx.Pu
 	if err != nil {
 		return event.PoolStatus{}, err
 	}
-	ready, consumers, err := pr.ready(p.cfg.WorkQueue)
-	if err != nil {
-		return event.PoolStatus{}, err
+	// With lanes, the backlog is every lane's: λ still comes from the one count queue.
+	ready, consumers := 0, 0
+	var lanes []event.LaneStatus
+	for i, q := range p.lanes {
+		r, c, err := pr.ready(q)
+		if err != nil {
+			return event.PoolStatus{}, err
+		}
+		ready += r
+		if i == 0 {
+			consumers = c
+		}
+		lanes = append(lanes, event.LaneStatus{Lane: i, Queue: q, Ready: r})
 	}
 	held := m.board.held(p.name, now, 3*m.statsEvery(p))
 	current := p.alive()
 	st, dec := p.Evaluate(now, arrived, ready, held, current)
 	st.Consumers = consumers
+	if len(lanes) > 1 {
+		keys, other := m.board.laneKeys(p.name, now, shownKeys)
+		for i := range lanes {
+			lanes[i].Keys, lanes[i].Other = keys[i], other[i]
+		}
+		st.Lanes = lanes
+	}
 	st.DryRun = m.o.Config.Master.DryRun
 	st.Leader = m.id
 

@@ -9,6 +9,7 @@ import (
 	"github.com/warren-mq/warren/services/master/scaler"
 	"github.com/warren-mq/warren/shared/config"
 	"github.com/warren-mq/warren/shared/event"
+	"github.com/warren-mq/warren/shared/topology"
 )
 
 // Evaluator turns one pool's measurements into decisions, evaluation after evaluation: the arrival-rate meter,
@@ -96,6 +97,8 @@ func (e *Evaluator) Restore(st event.PoolStatus) {
 type pool struct {
 	*Evaluator
 	env []string
+	// lanes are the pool's work queues: its work queue alone, or its lanes (see topology.LaneQueues).
+	lanes []string
 
 	mu       sync.Mutex
 	desired  int
@@ -138,8 +141,10 @@ func newPool(name string, c config.Config, now time.Time) (*pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pool{Evaluator: ev, retiring: map[string]bool{},
-		env: append([]string{"WARREN_POOL=" + name}, ev.cfg.Env...)}, nil
+	// The workers consume the lanes this configuration declares, whatever configuration file they find.
+	env := append([]string{"WARREN_POOL=" + name}, c.LaneEnv()...)
+	return &pool{Evaluator: ev, retiring: map[string]bool{}, lanes: topology.LaneQueues(ev.cfg.WorkQueue, c.Lanes[ev.cfg.Service].Count),
+		env: append(env, ev.cfg.Env...)}, nil
 }
 
 func (p *pool) spec() runtime.Spec {

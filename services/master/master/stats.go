@@ -11,6 +11,7 @@ import (
 	"github.com/warren-mq/warren/shared/amqpx"
 	"github.com/warren-mq/warren/shared/event"
 	"github.com/warren-mq/warren/shared/topology"
+	"github.com/warren-mq/warren/shared/workerstats"
 )
 
 // statsBoard keeps the latest report of every worker; the master reads it for heartbeats, in-flight work and
@@ -23,6 +24,16 @@ type statsBoard struct {
 	// judged at once, while one still starting up is left alone.
 	healthy map[string]bool
 	sink    func(event.WorkerStats)
+	// lanes keeps each pool's recent lane reports, for the keys seen lately in each lane.
+	lanes map[string][]laneReport
+}
+
+// keysWindow is how far back "the keys seen lately in a lane" looks.
+const keysWindow = 30 * time.Second
+
+type laneReport struct {
+	at    time.Time
+	lanes []event.LaneStats
 }
 
 func newStatsBoard(sink func(event.WorkerStats)) *statsBoard {
@@ -35,6 +46,16 @@ func (b *statsBoard) put(s event.WorkerStats, now time.Time) {
 	b.seen[s.Worker] = now
 	if s.Unhealthy == "" {
 		b.healthy[s.Worker] = true
+	}
+	if len(s.Lanes) > 0 {
+		if b.lanes == nil {
+			b.lanes = map[string][]laneReport{}
+		}
+		recent := b.lanes[s.Pool]
+		for len(recent) > 0 && now.Sub(recent[0].at) > keysWindow {
+			recent = recent[1:]
+		}
+		b.lanes[s.Pool] = append(recent, laneReport{now, s.Lanes})
 	}
 	b.mu.Unlock()
 	if b.sink != nil {
@@ -78,6 +99,41 @@ func (b *statsBoard) held(pool string, now time.Time, maxAge time.Duration) int 
 		}
 	}
 	return n
+}
+
+// laneKeys returns, per lane of pool, the fairness keys its workers took within keysWindow, the most frequent
+// first (at most n), and how many events of other keys they took.
+func (b *statsBoard) laneKeys(pool string, now time.Time, n int) (keys map[int][]event.KeyCount, other map[int]int) {
+	b.mu.Lock()
+	counts := map[int]map[string]int{}
+	other = map[int]int{}
+	for _, r := range b.lanes[pool] {
+		if now.Sub(r.at) > keysWindow {
+			continue
+		}
+		for _, l := range r.lanes {
+			if counts[l.Lane] == nil {
+				counts[l.Lane] = map[string]int{}
+			}
+			for k, c := range l.Keys {
+				counts[l.Lane][k] += c
+			}
+			other[l.Lane] += l.Other
+		}
+	}
+	b.mu.Unlock()
+	keys = map[int][]event.KeyCount{}
+	for lane, c := range counts {
+		top := workerstats.TopKeys(c, n)
+		keys[lane] = top
+		for _, kc := range top {
+			delete(c, kc.Key)
+		}
+		for _, rest := range c {
+			other[lane] += rest
+		}
+	}
+	return keys, other
 }
 
 // reports returns the latest reports of the pool's workers that reported within maxAge.

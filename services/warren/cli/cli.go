@@ -37,7 +37,7 @@ func New(stdin io.Reader) *command.Program {
 	p := command.New("warren", "Publish, follow and manage a Warren system", long)
 	c := &client{p: p, stdin: stdin}
 	p.Root.PersistentFlags().DurationVar(&c.timeout, "timeout", 10*time.Second, "how long to wait for the broker and for replies")
-	p.Root.AddCommand(publishCmd(c), subscribeCmd(c), insultCmd(c), broadcastCmd(c), resultsCmd(c), watchCmd(c),
+	p.Root.AddCommand(publishCmd(c), subscribeCmd(c), insultCmd(c), broadcastCmd(c), resultsCmd(c), watchCmd(c), lanesCmd(c),
 		deadCmd(c), topologyCmd(c))
 	p.EnableCompletion()
 	return p
@@ -82,7 +82,7 @@ func (c *client) session(cmd *cobra.Command, name string, declare bool, fn func(
 	}
 	defer conn.Close()
 	if declare {
-		if err := amqpx.DeclareTopology(conn, topology.Options{DeliveryLimit: cfg.AMQP.DeliveryLimit}); err != nil {
+		if err := amqpx.DeclareTopology(conn, cfg.Topology()); err != nil {
 			return err
 		}
 	}
@@ -93,18 +93,20 @@ func (c *client) session(cmd *cobra.Command, name string, declare bool, fn func(
 func (c *client) printf(format string, args ...any) { fmt.Fprintf(c.out, format, args...) }
 
 func publishCmd(c *client) *cobra.Command {
-	var file, to string
+	var file, to, key string
 	var wait bool
 	cmd := &cobra.Command{
 		Use:   "publish [TEXT...]",
 		Short: "Publish texts to warren.filter (or --file F, or stdin lines); --wait prints each result",
 		Long: `Publishes each TEXT as one event: {"id": ..., "text": ...}. Without TEXT it publishes each non-empty line of
 --file, or of stdin. Each event is confirmed by the broker before the next; --wait instead waits for each
-text's result and prints it: <id> TAB <censored text> TAB (<n> censored).`,
+text's result and prints it: <id> TAB <censored text> TAB (<n> censored). --key sets the events' fairness key
+(header x-warren-key): a pool with lanes serves keys in different lanes fairly (see 'warren lanes').`,
 		Example: `  warren publish "you idiot" "hello"
   warren publish --wait "You IDIOT!"
   warren publish --file texts.txt
-  warren publish --to broadcaster "hello, everyone"`,
+  warren publish --to broadcaster "hello, everyone"
+  warren publish --key tenant-a "from tenant a"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			exchange := map[string]string{"filter": topology.FilterExchange, "broadcaster": topology.BroadcasterExchange}[to]
 			if exchange == "" {
@@ -113,20 +115,24 @@ text's result and prints it: <id> TAB <censored text> TAB (<n> censored).`,
 			if wait && to != "filter" {
 				return command.Usagef("--wait works with --to filter only")
 			}
+			if err := topology.ValidateKey(key); err != nil {
+				return command.Usagef("--key: %v", err)
+			}
 			texts, err := inputs(args, file, c.stdin)
 			if err != nil {
 				return err
 			}
-			return c.connected(cmd, func(ctx context.Context) error { return c.publish(ctx, exchange, texts, wait) })
+			return c.connected(cmd, func(ctx context.Context) error { return c.publish(ctx, exchange, key, texts, wait) })
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "publish each line of this file")
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for each text's result and print it")
 	cmd.Flags().StringVar(&to, "to", "filter", "pool to publish to: filter or broadcaster")
+	cmd.Flags().StringVar(&key, "key", "", "fairness key of the events (header x-warren-key; at most 255 bytes)")
 	return cmd
 }
 
-func (c *client) publish(ctx context.Context, exchange string, texts []string, wait bool) error {
+func (c *client) publish(ctx context.Context, exchange, key string, texts []string, wait bool) error {
 	pub, err := amqpx.NewPublisher(c.conn)
 	if err != nil {
 		return err
@@ -139,6 +145,9 @@ func (c *client) publish(ctx context.Context, exchange string, texts []string, w
 		id := fmt.Sprintf("cli-%d-%d", time.Now().UnixNano(), i)
 		body, _ := json.Marshal(event.Text{ID: id, Text: text})
 		msg := amqp.Publishing{ContentType: event.ContentJSON, DeliveryMode: amqp.Persistent, MessageId: id, Body: body}
+		if key != "" {
+			msg.Headers = amqp.Table{topology.HeaderKey: key}
+		}
 		if wait {
 			wctx, cancel := context.WithTimeout(ctx, c.timeout)
 			d, err := amqpx.Call(wctx, c.conn, exchange, "", msg)

@@ -89,7 +89,8 @@ set_permissions order: configure, write, read. Roles: %s. Needs no broker.`, str
 // apply declares the topology. With recreate, a queue an earlier version declared with other arguments is
 // deleted and declared again when it is empty and unused; a queue holding messages is never deleted.
 func applyTopology(conn *amqp.Connection, cfg config.Config, recreate bool, out io.Writer) error {
-	o := topology.Options{DeliveryLimit: cfg.AMQP.DeliveryLimit, AtLeastOnceDeadLettering: amqpx.SupportsAtLeastOnce(conn)}
+	o := cfg.Topology()
+	o.AtLeastOnceDeadLettering = amqpx.SupportsAtLeastOnce(conn)
 	for range topology.Queues() {
 		ch, err := conn.Channel()
 		if err != nil {
