@@ -73,6 +73,9 @@ func TestChaos(t *testing.T) {
 	f.Min, f.Max, f.Stabilization, f.Capacity = 2, 6, 8*time.Second, "auto"
 	f.Env = []string{"WARREN_FILTER_WORK_DELAY=5ms", "WARREN_FILTER_CONCURRENCY=4", "WARREN_LOG_LEVEL=warn"}
 	cfg.Master.Pools = map[string]config.Pool{"filter": f}
+	// On lanes, so that kills, graceful stops and the broker restart are proven there too: the vhost starts with
+	// one lane (testkit.Conn above) and the master rewires it to three; its workers learn the lanes from it.
+	cfg.Lanes = map[string]config.Lanes{"filter": {Count: 3, Pin: []string{"chaos-k0=2"}}}
 	rt, err := runtime.NewProcess(runtime.ProcessOptions{BinDir: bin, Env: []string{"WARREN_AMQP_URL=" + url},
 		Log: zerolog.Nop(), LogDir: t.TempDir()})
 	if err != nil {
@@ -224,7 +227,8 @@ func publish(ctx context.Context, t *testing.T, url string, l *ledger, rate *ato
 					l.mu.Unlock()
 					body, _ := json.Marshal(event.Text{ID: id, Text: "chaos idiot"})
 					dc, err := pub.PublishAsync(ctx, topology.FilterExchange, "", amqp.Publishing{ContentType: "application/json",
-						DeliveryMode: amqp.Persistent, MessageId: id, Body: body})
+						DeliveryMode: amqp.Persistent, MessageId: id, Body: body,
+						Headers: amqp.Table{topology.HeaderKey: "chaos-k" + id[len(id)-1:]}})
 					if err != nil {
 						retry = append(retry, ids[i:]...)
 						return err

@@ -32,9 +32,12 @@ stderr every second on a terminal, every 5 s otherwise, never with --quiet.
 
 Give either --scenario FILE|NAME, or --pattern steady|poisson|ramp|random with --rate and --duration.
 A scenario is a YAML file (see loadgen/scenario) or the name of a shipped one: %s.
-Rates are per publisher: --rate 500 --publishers 4 offers 2000 events/s.
+Rates are per publisher: --rate 500 --publishers 4 offers 2000 events/s. A scenario with several sources,
+each with its own fairness key, sends them at once; its report adds each source's account and Jain's
+fairness index over their throughput while all of them send.
 
-With --out DIR: timeseries.csv, plot.png, plot.svg, report.json, report.txt.
+With --out DIR: timeseries.csv, plot.png, plot.svg, report.json, report.txt (and sources.csv with several
+sources).
 
 Ctrl-C stops publishing, drains for up to 5 s and still prints the report; a second Ctrl-C quits at once.
 

@@ -15,6 +15,10 @@ import (
 	"github.com/warren-mq/warren/shared/topology"
 )
 
+// HeaderKey is the AMQP header that carries an event's fairness key, by which Warren dispatches fairly across
+// the sources of its events.
+const HeaderKey = topology.HeaderKey
+
 // DefaultSize is the default length of an event's text in bytes: about a tweet, so the broker moves messages
 // of a realistic size rather than empty ones.
 const DefaultSize = 200
@@ -102,4 +106,15 @@ func (m *Messages) Publishing(id string, seq uint64, at time.Time) amqp.Publishi
 		Headers:      amqp.Table{topology.HeaderSentAt: sentAt},
 		Body:         body,
 	}
+}
+
+// WithKey sets msg's fairness key header to key, or leaves msg without one when key is empty.
+func WithKey(msg *amqp.Publishing, key string) {
+	if key == "" {
+		return
+	}
+	if msg.Headers == nil {
+		msg.Headers = amqp.Table{}
+	}
+	msg.Headers[HeaderKey] = key
 }

@@ -42,6 +42,33 @@ func TestPublishingIsAValidTextEvent(t *testing.T) {
 	}
 }
 
+func TestWithKey(t *testing.T) {
+	m, err := NewMessages("lgtest", DefaultSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	msg := m.Publishing(m.ID(0, 1), 1, at)
+	WithKey(&msg, "tenant-a")
+	if msg.Headers[HeaderKey] != "tenant-a" || msg.Headers[topology.HeaderSentAt] != at.Format(time.RFC3339Nano) {
+		t.Errorf("headers %v, want the key beside the send time", msg.Headers)
+	}
+	if HeaderKey != "x-warren-key" {
+		t.Errorf("HeaderKey = %q", HeaderKey)
+	}
+	// Each publishing has headers of its own, so one source's key never leaks into another's events.
+	other := m.Publishing(m.ID(1, 1), 1, at)
+	WithKey(&other, "")
+	if _, ok := other.Headers[HeaderKey]; ok {
+		t.Errorf("an empty key sent a header: %v", other.Headers)
+	}
+	var bare amqp.Publishing
+	WithKey(&bare, "k")
+	if bare.Headers[HeaderKey] != "k" {
+		t.Errorf("headers of a publishing without any: %v", bare.Headers)
+	}
+}
+
 func TestTextsCarryInsultsAndExactSize(t *testing.T) {
 	for _, size := range []int{1, 7, 200, 4096} {
 		m, err := NewMessages("x", size)

@@ -30,8 +30,13 @@ const (
 type Options struct {
 	// URL is the broker; Name labels the connection in the management UI.
 	URL, Name string
-	// Index numbers the publisher within the run; it is part of every id it sends.
+	// Index numbers the publisher within the run, across all its sources; it is part of every id it sends.
 	Index int
+	// Source is the index of the publisher's source in the run's report.Recorder, which accounts for every
+	// send under it; zero for a single-source run.
+	Source int
+	// Key is the source's fairness key, sent in the HeaderKey header of every event; empty sends none.
+	Key string
 	// Messages builds the events.
 	Messages *Messages
 	// Recorder receives every send and confirm.
@@ -103,8 +108,9 @@ func (p *Publisher) sendOne(ctx context.Context, exchange string) error {
 	id := p.o.Messages.ID(p.o.Index, seq)
 	now := time.Now()
 	msg := p.o.Messages.Publishing(id, seq, now)
+	WithKey(&msg, p.o.Key)
 	// Recorded before the publish so that a result faster than this goroutine still finds its send.
-	p.o.Recorder.Sent(id, now)
+	p.o.Recorder.SentFrom(id, p.o.Source, now)
 	for {
 		if p.s == nil {
 			s, err := p.connect(ctx)

@@ -51,6 +51,22 @@ type Report struct {
 	Throughput float64
 	// Latency summarises the time from each send to its first result.
 	Latency Latency
+	// Sources are the accounts per source of a multi-source run, in the scenario's order; nil for a
+	// single-source run.
+	Sources []SourceReport
+	// Fairness compares the sources while they all sent; nil unless two or more sources sent at the same
+	// time.
+	Fairness *Fairness
+}
+
+// Source returns the account of the source called name.
+func (r Report) Source(name string) (SourceReport, bool) {
+	for _, s := range r.Sources {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return SourceReport{}, false
 }
 
 // MarshalJSON writes the report with durations in seconds and milliseconds.
@@ -61,10 +77,12 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		Start    time.Time `json:"start"`
 		Duration float64   `json:"duration_s"`
 		counts
-		Lost       int64   `json:"lost"`
-		Throughput float64 `json:"throughput_per_s"`
-		Latency    Latency `json:"latency"`
-	}{r.Scenario, r.Start, r.Duration.Seconds(), counts(r.Counts), r.Lost, r.Throughput, r.Latency})
+		Lost       int64          `json:"lost"`
+		Throughput float64        `json:"throughput_per_s"`
+		Latency    Latency        `json:"latency"`
+		Sources    []SourceReport `json:"sources,omitempty"`
+		Fairness   *Fairness      `json:"fairness,omitempty"`
+	}{r.Scenario, r.Start, r.Duration.Seconds(), counts(r.Counts), r.Lost, r.Throughput, r.Latency, r.Sources, r.Fairness})
 }
 
 // WriteJSON writes the report as indented JSON followed by a newline.
@@ -126,6 +144,9 @@ func (r Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", dur(l.Min), dur(l.P50), dur(l.P90), dur(l.P99), dur(l.Max), dur(l.Mean))
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("render report: %w", err)
+	}
+	if len(r.Sources) > 0 {
+		r.writeSources(&b)
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("write report: %w", err)

@@ -32,7 +32,7 @@ const (
 type Options struct {
 	// URL is the broker.
 	URL string
-	// Scenario is what to send; see LoadScenario and SingleStep.
+	// Scenario is what to send; see LoadScenario, PatternFlags.Scenario and scenario.NewMultiSource.
 	Scenario *scenario.Scenario
 	// DrainTimeout bounds the wait for results after the last step; zero means the scenario's.
 	DrainTimeout time.Duration
@@ -42,7 +42,7 @@ type Options struct {
 	// Size is each event's text length in bytes; zero means publish.DefaultSize.
 	Size int
 	// Out, when set, is the directory that receives timeseries.csv, plot.png, plot.svg, report.json and
-	// report.txt.
+	// report.txt, and for a multi-source scenario sources.csv.
 	Out string
 	// Progress, when set, receives a progress line every ProgressEvery.
 	Progress io.Writer
@@ -77,8 +77,11 @@ func usage(format string, a ...any) error { return usageError{fmt.Errorf(format,
 
 // validate checks the options and fills in defaults.
 func (o *Options) validate() error {
-	if o.Scenario == nil || len(o.Scenario.Steps) == 0 {
+	if o.Scenario == nil || (len(o.Scenario.Steps) == 0 && len(o.Scenario.Sources) == 0) {
 		return usage("no scenario: give --scenario FILE or --pattern with its rate and duration")
+	}
+	if err := o.Scenario.Validate(); err != nil {
+		return usageError{err}
 	}
 	if o.URL == "" {
 		return usage("no broker URL")

@@ -90,7 +90,7 @@ func TestLoadScenario(t *testing.T) {
 	})
 	t.Run("missing", func(t *testing.T) {
 		_, err := LoadScenario("no-such-scenario")
-		if err == nil || !strings.Contains(err.Error(), "no shipped scenario of that name (shipped: client-steps, demo-burst, poisson-bursts, step-10x)") {
+		if err == nil || !strings.Contains(err.Error(), "no shipped scenario of that name (shipped: client-steps, demo-burst, fair-pair, noisy-neighbour, poisson-bursts, step-10x)") {
 			t.Fatalf("error %v", err)
 		}
 	})
@@ -110,6 +110,13 @@ func TestValidate(t *testing.T) {
 		{"no url", Options{Scenario: sc}, "no broker URL"},
 		{"size too big", Options{URL: "amqp://x", Scenario: sc, Size: 2 << 20}, "size must be between 1 and"},
 		{"negative drain", Options{URL: "amqp://x", Scenario: sc, DrainTimeout: -time.Second}, "drain timeout must not be negative"},
+		{"steps and sources", Options{URL: "amqp://x", Scenario: &scenario.Scenario{File: "code", Steps: sc.Steps,
+			Sources: []scenario.Source{{Name: "A", Steps: sc.Steps}}}}, "code: give either steps or sources, not both"},
+		{"duplicate source", Options{URL: "amqp://x", Scenario: &scenario.Scenario{File: "code", Sources: []scenario.Source{
+			{Name: "A", Steps: sc.Steps}, {Name: "A", Steps: sc.Steps}}}}, `code: source A: source name "A" is used twice`},
+		{"bad step in a source", Options{URL: "amqp://x", Scenario: &scenario.Scenario{File: "code", Sources: []scenario.Source{
+			{Name: "A", Steps: sc.Steps}, {Name: "B", Steps: []scenario.Step{{Publishers: 1, Target: scenario.Filter,
+				Pattern: pattern.Spec{Kind: pattern.Steady, Duration: time.Second}}}}}}}, "code: source B: step 1: rate must be > 0, got 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,5 +152,64 @@ func TestStepMarks(t *testing.T) {
 		if marks[i].At != w.at || marks[i].Label != w.label {
 			t.Errorf("mark %d = %+v, want %s at %s", i, marks[i], w.label, w.at)
 		}
+	}
+}
+
+func TestStepMarksMultiSource(t *testing.T) {
+	steady := func(rate float64, d time.Duration) scenario.Step {
+		return scenario.Step{Pattern: pattern.Spec{Kind: pattern.Steady, Rate: rate, Duration: d}, Publishers: 1, Target: scenario.Filter}
+	}
+	sc, err := scenario.NewMultiSource("pair", 0,
+		scenario.Source{Name: "A", Key: "tenant-a", Steps: []scenario.Step{steady(500, 10*time.Second)}},
+		scenario.Source{Name: "B", Steps: []scenario.Step{{Pattern: pattern.Spec{Kind: pattern.Pause, Duration: 4 * time.Second}},
+			steady(20, 4*time.Second)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	marks := stepMarks(sc)
+	want := []struct {
+		at    time.Duration
+		label string
+	}{{0, "A: steady 500/s, B 1: pause"}, {4 * time.Second, "B 2: steady 20/s"}, {10 * time.Second, "drain"}}
+	if len(marks) != len(want) {
+		t.Fatalf("marks %+v", marks)
+	}
+	for i, w := range want {
+		if marks[i].At != w.at || marks[i].Label != w.label {
+			t.Errorf("mark %d = %+v, want %s at %s", i, marks[i], w.label, w.at)
+		}
+	}
+}
+
+// TestRunnerBuildsEverySource checks the plan of a multi-source run: each source with its key, publishers
+// and a pattern per step, and a recorder that accounts per source, which a single-source run's does not.
+func TestRunnerBuildsEverySource(t *testing.T) {
+	sc, err := LoadScenario("noisy-neighbour")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{URL: "amqp://x", Scenario: sc}
+	if err := o.validate(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := newRunner(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.sources) != 2 || r.sources[0].Name != "A" || r.sources[0].Key != "tenant-a" || r.sources[1].Key != "tenant-b" {
+		t.Fatalf("sources %+v", r.sources)
+	}
+	if r.sources[0].Publishers() != 2 || r.sources[1].Publishers() != 1 || len(r.sources[1].patterns) != 1 {
+		t.Errorf("publishers %d and %d", r.sources[0].Publishers(), r.sources[1].Publishers())
+	}
+	if rep := r.rec.Report(sc.Name); len(rep.Sources) != 2 || rep.Sources[1].Name != "B" || rep.Sources[1].Key != "tenant-b" {
+		t.Errorf("report sources %+v", rep.Sources)
+	}
+	single, err := newRunner(Options{URL: "amqp://x", Size: 10, Scenario: &scenario.Scenario{Steps: sc.Sources[0].Steps}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := single.rec.Report("x"); rep.Sources != nil || rep.Fairness != nil {
+		t.Errorf("a single-source run accounts per source: %+v", rep)
 	}
 }

@@ -2,10 +2,12 @@ package run
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/warren-mq/warren/loadgen/scenario"
@@ -19,6 +21,9 @@ const (
 	SVGFile        = "plot.svg"
 	ReportJSONFile = "report.json"
 	ReportTextFile = "report.txt"
+	// SourcesCSVFile holds each source's sends, results and latency per second; only a multi-source run
+	// writes it.
+	SourcesCSVFile = "sources.csv"
 )
 
 // writeOutputs writes the run's files into dir and returns the paths written. A plot needs samples; without
@@ -52,8 +57,17 @@ func writeOutputs(dir string, sc *scenario.Scenario, out Outcome) ([]string, err
 	} else if err := write(CSVFile, buf.Bytes()); err != nil {
 		errs = append(errs, err)
 	}
+	if len(out.SourceSeries) > 0 {
+		buf.Reset()
+		if err := timeseries.WriteSourcesCSV(&buf, out.Start, out.SourceSeries); err != nil {
+			errs = append(errs, err)
+		} else if err := write(SourcesCSVFile, buf.Bytes()); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(out.Samples) > 0 {
-		opts := timeseries.PlotOptions{Title: "Warren load: " + sc.Name, Start: out.Start, Marks: stepMarks(sc)}
+		opts := timeseries.PlotOptions{Title: "Warren load: " + sc.Name, Start: out.Start, Marks: stepMarks(sc),
+			Sources: out.SourceSeries}
 		for _, name := range []string{PNGFile, SVGFile} {
 			path := filepath.Join(dir, name)
 			if err := timeseries.SavePlot(path, out.Samples, opts); err != nil {
@@ -67,19 +81,44 @@ func writeOutputs(dir string, sc *scenario.Scenario, out Outcome) ([]string, err
 }
 
 // stepMarks labels where each step starts and where the drain begins, so a plot shows cause next to effect.
+// In a multi-source scenario each label names its source, and steps of several sources that start at once
+// share one mark.
 func stepMarks(sc *scenario.Scenario) []timeseries.Mark {
 	var marks []timeseries.Mark
-	var at time.Duration
-	for i, st := range sc.Steps {
-		label := fmt.Sprintf("%d: pause", i+1)
-		if !st.IsPause() {
-			label = fmt.Sprintf("%d: %s", i+1, st.Pattern.Kind)
-			if rate := st.ExpectedEvents() / st.Duration().Seconds(); rate > 0 {
-				label += fmt.Sprintf(" %.0f/s", rate)
+	at := map[time.Duration]int{}
+	for _, src := range sc.AllSources() {
+		var t time.Duration
+		for i, st := range src.Steps {
+			label := stepLabel(st)
+			switch {
+			case src.Name != "" && len(src.Steps) == 1:
+				label = src.Name + ": " + label
+			case src.Name != "":
+				label = fmt.Sprintf("%s %d: %s", src.Name, i+1, label)
+			default:
+				label = fmt.Sprintf("%d: %s", i+1, label)
 			}
+			if j, ok := at[t]; ok {
+				marks[j].Label += ", " + label
+			} else {
+				at[t] = len(marks)
+				marks = append(marks, timeseries.Mark{At: t, Label: label})
+			}
+			t += st.Duration()
 		}
-		marks = append(marks, timeseries.Mark{At: at, Label: label})
-		at += st.Duration()
 	}
-	return append(marks, timeseries.Mark{At: at, Label: "drain"})
+	slices.SortStableFunc(marks, func(a, b timeseries.Mark) int { return cmp.Compare(a.At, b.At) })
+	return append(marks, timeseries.Mark{At: sc.Duration(), Label: "drain"})
+}
+
+// stepLabel describes a step: its pattern and average rate, or "pause".
+func stepLabel(st scenario.Step) string {
+	if st.IsPause() {
+		return "pause"
+	}
+	label := string(st.Pattern.Kind)
+	if rate := st.ExpectedEvents() / st.Duration().Seconds(); rate > 0 {
+		label += fmt.Sprintf(" %.0f/s", rate)
+	}
+	return label
 }

@@ -29,11 +29,16 @@ import (
 type Outcome struct {
 	// RunID prefixes every id the run sent.
 	RunID string
-	// Report is the final accounting; events still unanswered after the drain are lost.
+	// Report is the final accounting; events still unanswered after the drain are lost. A multi-source
+	// run's report also has an account per source (Report.Sources) and the fairness across them
+	// (Report.Fairness).
 	Report report.Report
 	// Samples are the master's pool status as the run saw it, with loadgen's own rates; without a master,
 	// loadgen's rates alone, once a second.
 	Samples []timeseries.Sample
+	// SourceSeries are each source's sends, results and latency per second of a multi-source run, in the
+	// scenario's order; nil for a single-source run.
+	SourceSeries []timeseries.SourceSeries
 	// Start is the scenario's time zero, and SendEnd when the last publisher finished its last step.
 	Start, SendEnd time.Time
 	// Interrupted says ctx ended before the scenario did.
@@ -59,13 +64,14 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 
 // runner holds one run's state.
 type runner struct {
-	o        Options
-	sc       *scenario.Scenario
-	runID    string
-	msgs     *publish.Messages
-	rec      *report.Recorder
-	patterns []*pattern.Pattern
-	targets  map[string]bool
+	o     Options
+	sc    *scenario.Scenario
+	runID string
+	msgs  *publish.Messages
+	rec   *report.Recorder
+	// sources are the scenario's sources (one for a single-source scenario) with their patterns.
+	sources []source
+	targets map[string]bool
 	// mainPool is the pool of the first step that sends: the one the progress line follows.
 	mainPool string
 
@@ -78,6 +84,12 @@ type runner struct {
 	last     map[string]poolMark
 	status   event.PoolStatus
 	haveStat bool
+}
+
+// source is one source of the run with a pattern per step, nil for a pause.
+type source struct {
+	scenario.Source
+	patterns []*pattern.Pattern
 }
 
 // poolMark is where loadgen's totals stood at a pool's previous status, so each sample carries the send and
@@ -101,24 +113,43 @@ func newRunner(o Options) (*runner, error) {
 		seed = mrand.Uint64()
 	}
 	rng := mrand.New(mrand.NewPCG(seed, seed^0x5eed))
-	r := &runner{o: o, sc: o.Scenario, runID: runID, msgs: msgs, rec: report.NewRecorder(), targets: map[string]bool{},
-		last: map[string]poolMark{}}
-	for i, st := range r.sc.Steps {
-		if st.IsPause() {
-			r.patterns = append(r.patterns, nil)
-			continue
+	r := &runner{o: o, sc: o.Scenario, runID: runID, msgs: msgs, targets: map[string]bool{}, last: map[string]poolMark{}}
+	var accounts []report.Source
+	// Patterns are built source by source, step by step, so a seed draws the same rates for the same file.
+	for _, s := range r.sc.AllSources() {
+		src := source{Source: s}
+		for i, st := range s.Steps {
+			if st.IsPause() {
+				src.patterns = append(src.patterns, nil)
+				continue
+			}
+			p, err := pattern.New(st.Pattern, rng)
+			if err != nil {
+				return nil, usage("%s: %s: %w", r.sc.File, stepName(s.Name, i), err)
+			}
+			src.patterns = append(src.patterns, p)
+			r.targets[string(st.Target)] = true
+			if r.mainPool == "" {
+				r.mainPool = string(st.Target)
+			}
 		}
-		p, err := pattern.New(st.Pattern, rng)
-		if err != nil {
-			return nil, usage("%s: step %d: %w", r.sc.File, i+1, err)
-		}
-		r.patterns = append(r.patterns, p)
-		r.targets[string(st.Target)] = true
-		if r.mainPool == "" {
-			r.mainPool = string(st.Target)
-		}
+		r.sources = append(r.sources, src)
+		accounts = append(accounts, report.Source{Name: s.Name, Key: s.Key})
+	}
+	if r.sc.MultiSource() {
+		r.rec = report.NewRecorder(accounts...)
+	} else {
+		r.rec = report.NewRecorder()
 	}
 	return r, nil
+}
+
+// stepName names a step in a message: "step 2", or "source B: step 2" in a multi-source scenario.
+func stepName(source string, i int) string {
+	if source == "" {
+		return fmt.Sprintf("step %d", i+1)
+	}
+	return fmt.Sprintf("source %s: step %d", source, i+1)
 }
 
 func newRunID() (string, error) {
@@ -180,8 +211,8 @@ func (r *runner) run(ctx context.Context) (Outcome, error) {
 	if r.o.OnStart != nil {
 		r.o.OnStart(start)
 	}
-	log.Info().Str("scenario", r.sc.Name).Int("steps", len(r.sc.Steps)).Dur("duration", r.sc.Duration()).
-		Float64("expected_events", r.sc.ExpectedEvents()).Msg("load run starting")
+	log.Info().Str("scenario", r.sc.Name).Int("sources", len(r.sources)).Int("steps", len(r.sc.Steps)).
+		Dur("duration", r.sc.Duration()).Float64("expected_events", r.sc.ExpectedEvents()).Msg("load run starting")
 
 	tctx, tstop := context.WithCancel(context.WithoutCancel(ctx))
 	tickDone := make(chan struct{})
@@ -202,11 +233,16 @@ func (r *runner) run(ctx context.Context) (Outcome, error) {
 
 	out.Report = r.rec.Report(r.sc.Name)
 	out.Samples = r.samples()
+	out.SourceSeries = r.rec.SourceSeries(start, time.Second)
 	if cerr != nil {
 		log.Warn().Err(cerr).Msg("result collector stopped with an error")
 	}
-	log.Info().Int64("sent", out.Report.Sent).Int64("delivered", out.Report.Delivered).Int64("lost", out.Report.Lost).
-		Bool("interrupted", out.Interrupted).Msg("load run finished")
+	ev := log.Info().Int64("sent", out.Report.Sent).Int64("delivered", out.Report.Delivered).Int64("lost", out.Report.Lost).
+		Bool("interrupted", out.Interrupted)
+	if f := out.Report.Fairness; f != nil && f.Defined {
+		ev = ev.Float64("jain_index", f.Index)
+	}
+	ev.Msg("load run finished")
 	var errs []error
 	if pubErr != nil {
 		errs = append(errs, pubErr)
@@ -229,16 +265,10 @@ func exchange(t scenario.Target) string {
 	return topology.FilterExchange
 }
 
-// publishAll runs the scenario's steps with as many publishers as the busiest step needs. Step i starts at
-// its planned offset from start whatever happened before, so one late step does not shift the rest; a
-// publisher idle in a step (or one that finished its share early) waits for the next step's start.
+// publishAll runs every source at once, each with as many publishers as its busiest step needs; publishers
+// are numbered across the sources, so every id of the run is distinct. The first publisher that fails for
+// good stops them all.
 func (r *runner) publishAll(ctx context.Context, start time.Time) error {
-	n := 0
-	for _, st := range r.sc.Steps {
-		if !st.IsPause() {
-			n = max(n, st.Publishers)
-		}
-	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -246,39 +276,65 @@ func (r *runner) publishAll(ctx context.Context, start time.Time) error {
 		errOnce sync.Once
 		first   error
 	)
-	for i := range n {
-		p := publish.New(publish.Options{
-			URL: r.o.URL, Name: fmt.Sprintf("warren-loadgen %s publisher %d", r.runID, i), Index: i,
-			Messages: r.msgs, Recorder: r.rec, OnSend: func() { r.sent.Add(1) }, Log: r.o.Log,
-		})
-		wg.Go(func() {
-			defer func() {
-				// Confirms come back within milliseconds; the bound only matters when the broker is gone.
-				cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-				defer ccancel()
-				if err := p.Close(cctx); err != nil {
-					r.o.Log.Warn().Err(err).Msg("close publisher")
-				}
-			}()
-			stepStart := start
-			for si, st := range r.sc.Steps {
-				if pctx.Err() != nil {
-					return
-				}
-				if i < st.Publishers && r.patterns[si] != nil {
-					if err := p.Send(pctx, exchange(st.Target), r.patterns[si].Schedule(i), stepStart); err != nil {
-						errOnce.Do(func() { first = fmt.Errorf("publisher %d: %w", i, err) })
-						cancel()
-						return
-					}
-				}
-				stepStart = stepStart.Add(st.Duration())
-				pattern.Sleep(pctx, time.Until(stepStart))
-			}
-		})
+	fail := func(err error) {
+		errOnce.Do(func() { first = err })
+		cancel()
+	}
+	index := 0
+	for si, src := range r.sources {
+		for i := range src.Publishers() {
+			p := publish.New(publish.Options{
+				URL: r.o.URL, Name: r.publisherName(src.Name, index), Index: index, Source: si, Key: src.Key,
+				Messages: r.msgs, Recorder: r.rec, OnSend: func() { r.sent.Add(1) }, Log: r.o.Log,
+			})
+			wg.Go(func() { r.publishSource(ctx, pctx, p, src, i, start, fail) })
+			index++
+		}
 	}
 	wg.Wait()
 	return first
+}
+
+// publisherName labels a publisher's connection, with its source in a multi-source run.
+func (r *runner) publisherName(source string, index int) string {
+	if source == "" {
+		return fmt.Sprintf("warren-loadgen %s publisher %d", r.runID, index)
+	}
+	return fmt.Sprintf("warren-loadgen %s source %s publisher %d", r.runID, source, index)
+}
+
+// publishSource runs the i-th publisher of src through the source's steps, then closes it. Step k starts at
+// its planned offset from start whatever happened before, so one late step does not shift the rest; a
+// publisher idle in a step (or one that finished its share early) waits for the next step's start. ctx is
+// the run's and pctx the publishers', which fail ends, before this publisher's close waits for its confirms.
+func (r *runner) publishSource(ctx, pctx context.Context, p *publish.Publisher, src source, i int, start time.Time,
+	fail func(error)) {
+	defer func() {
+		// Confirms come back within milliseconds; the bound only matters when the broker is gone.
+		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer ccancel()
+		if err := p.Close(cctx); err != nil {
+			r.o.Log.Warn().Err(err).Msg("close publisher")
+		}
+	}()
+	stepStart := start
+	for k, st := range src.Steps {
+		if pctx.Err() != nil {
+			return
+		}
+		if i < st.Publishers && src.patterns[k] != nil {
+			if err := p.Send(pctx, exchange(st.Target), src.patterns[k].Schedule(i), stepStart); err != nil {
+				who := fmt.Sprintf("publisher %d", i)
+				if src.Name != "" {
+					who = "source " + src.Name + " " + who
+				}
+				fail(fmt.Errorf("%s: %w", who, err))
+				return
+			}
+		}
+		stepStart = stepStart.Add(st.Duration())
+		pattern.Sleep(pctx, time.Until(stepStart))
+	}
 }
 
 // drain waits until every confirmed event has a result or a dead letter, or d passes.
@@ -354,6 +410,7 @@ func (r *runner) tick(ctx context.Context, start time.Time) {
 			}
 			lastPrint = now
 			elapsed := now.Sub(start)
+			// A multi-source run has no one current step: its line leaves the step out.
 			p := report.Progress{Elapsed: elapsed, Total: r.sc.Duration(), Steps: len(r.sc.Steps),
 				SendRate: sendRate, ResultRate: resultRate, HaveStatus: have,
 				Backlog: st.Backlog, Workers: st.Current, Desired: st.Desired}

@@ -15,6 +15,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/warren-mq/warren/loadgen/pattern"
+	"github.com/warren-mq/warren/loadgen/publish"
 	"github.com/warren-mq/warren/loadgen/run"
 	"github.com/warren-mq/warren/loadgen/scenario"
 	"github.com/warren-mq/warren/services/broadcaster/broadcaster"
@@ -282,5 +283,70 @@ func TestPoissonSeedIsReproducible(t *testing.T) {
 	}
 	if sent[0] != sent[1] || sent[0] < 450 || sent[0] > 750 {
 		t.Errorf("sent %v with the same seed, want equal counts near 600", sent)
+	}
+}
+
+// TestMultiSourceEndToEnd runs two sources at once against a real filter: each source's events carry its
+// fairness key (or none), and the report accounts for each source and compares them while both send.
+func TestMultiSourceEndToEnd(t *testing.T) {
+	url := testkit.Broker(t)
+	conn := testkit.Conn(t, url)
+	startFilter(t, url)
+	// A private copy of everything sent to the filter pool, to read the headers the publishers set.
+	ch := testkit.Channel(t, conn)
+	tap, err := ch.QueueDeclare("", false, true, true, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.QueueBind(tap.Name, "", topology.FilterExchange, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	step := func(rate float64, publishers int) []scenario.Step {
+		return []scenario.Step{{Pattern: pattern.Spec{Kind: pattern.Steady, Rate: rate, Duration: 2 * time.Second},
+			Publishers: publishers, Target: scenario.Filter}}
+	}
+	sc, err := scenario.NewMultiSource("pair", 30*time.Second,
+		scenario.Source{Name: "A", Key: "tenant-a", Steps: step(100, 2)},
+		scenario.Source{Name: "B", Steps: step(50, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := options(t, url, sc)
+	o.Out = filepath.Join(t.TempDir(), "out")
+	out, err := run.Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := out.Report
+	if rep.Sent != 500 || rep.Delivered != 500 || rep.Lost != 0 || len(rep.Sources) != 2 {
+		t.Fatalf("sent %d delivered %d lost %d, %d sources", rep.Sent, rep.Delivered, rep.Lost, len(rep.Sources))
+	}
+	for _, want := range []struct {
+		name string
+		sent int64
+	}{{"A", 400}, {"B", 100}} {
+		s, ok := rep.Source(want.name)
+		if !ok || s.Sent != want.sent || s.Delivered != want.sent || s.Lost != 0 || s.Latency.Count != want.sent {
+			t.Errorf("source %s: %+v, want %d sent and delivered", want.name, s, want.sent)
+		}
+	}
+	f := rep.Fairness
+	if f == nil || !f.Defined || f.Index <= 0 || f.Index > 1 || f.Window() < time.Second || len(f.Sources) != 2 {
+		t.Fatalf("fairness %+v", f)
+	}
+	t.Logf("Jain %.3f over %s; shares %.2f and %.2f", f.Index, f.Window(), f.Sources[0].Share, f.Sources[1].Share)
+	if len(out.SourceSeries) != 2 || out.SourceSeries[0].Source != "A" {
+		t.Errorf("per-source series %+v", out.SourceSeries)
+	}
+	if st, err := os.Stat(filepath.Join(o.Out, run.SourcesCSVFile)); err != nil || st.Size() == 0 {
+		t.Errorf("%s: %v", run.SourcesCSVFile, err)
+	}
+	keys := map[string]int{}
+	for _, d := range testkit.Drain(t, conn, tap.Name, time.Second) {
+		key, _ := d.Headers[publish.HeaderKey].(string)
+		keys[key]++
+	}
+	if keys["tenant-a"] != 400 || keys[""] != 100 || len(keys) != 2 {
+		t.Errorf("events by key %v, want 400 with tenant-a and 100 without a key", keys)
 	}
 }

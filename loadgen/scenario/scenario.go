@@ -1,6 +1,7 @@
-// Package scenario reads loadgen's scenario files: YAML lists of traffic steps.
+// Package scenario reads loadgen's scenario files: YAML lists of traffic steps, from one source or from
+// several that send at once.
 //
-// A scenario file looks like this:
+// A single-source scenario file looks like this:
 //
 //	name: step-10x
 //	description: A tenfold step in steady traffic.
@@ -23,9 +24,29 @@
 //	  - pattern: pause            # or publishers: 0
 //	    duration: 5s
 //
-// Every error names the file and line, and the step when there is one, for example
-// "loadgen/scenarios/x.yaml:7: step 2: rate must be > 0, got -5". Unknown keys are errors, so a typo does
-// not silently leave a default in place.
+// A multi-source scenario has sources instead of steps: each source has its own steps, with the same syntax,
+// which run one after another; every source starts at the scenario's start and runs at the same time as
+// the others:
+//
+//	name: noisy-neighbour
+//	drain_timeout: 240s
+//	sources:
+//	  - name: A                   # required, unique, letters, digits, '_', '.' and '-'
+//	    key: tenant-a             # optional: the fairness key, sent in the x-warren-key header; none if empty
+//	    steps:
+//	      - {pattern: steady, rate: 2500, publishers: 2, duration: 30s}
+//	  - name: B
+//	    key: tenant-b
+//	    steps:
+//	      - {pattern: steady, rate: 100, duration: 30s}
+//
+// A file with top-level steps is one source named "" without a key. Giving both steps and sources is an
+// error.
+//
+// Every error names the file and line, and the source and step when there are some, for example
+// "loadgen/scenarios/x.yaml:7: step 2: rate must be > 0, got -5" or
+// "loadgen/scenarios/x.yaml:12: source B: step 1: rate must be > 0, got 0". Unknown keys are errors, so a
+// typo does not silently leave a default in place.
 package scenario
 
 import (
@@ -37,10 +58,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/warren-mq/warren/loadgen/pattern"
+	"github.com/warren-mq/warren/shared/topology"
 )
 
 // Target is the service a step's events go to.
@@ -95,21 +118,26 @@ func (s Step) ExpectedEvents() float64 {
 	return perPublisher * float64(s.Publishers)
 }
 
-// Scenario is a parsed scenario file.
-type Scenario struct {
-	// File is the path the scenario was read from, as given.
-	File string
-	// Name and Description say what the scenario is for.
-	Name        string
-	Description string
-	// DrainTimeout bounds the wait for results after the last step; events still unanswered then are lost.
-	DrainTimeout time.Duration
+// MaxKeyBytes bounds a source's fairness key, as Warren bounds the x-warren-key header it reads.
+const MaxKeyBytes = topology.MaxKeyBytes
+
+// Source is one stream of traffic: its steps run one after the other from the scenario's start, at the same
+// time as every other source's.
+type Source struct {
+	// Name labels the source in reports and plots: unique within the scenario, made of letters, digits,
+	// '_', '.' and '-'. The one source of a single-source scenario is named "".
+	Name string
+	// Key is the fairness key every event of the source carries in its x-warren-key header; empty sends no
+	// header. At most MaxKeyBytes bytes of UTF-8.
+	Key string
 	// Steps run one after the other.
 	Steps []Step
+	// Line is the source's line in the file, zero for a source built in code.
+	Line int
 }
 
-// Duration returns the total length of the steps, without the drain.
-func (s *Scenario) Duration() time.Duration {
+// Duration returns the total length of the source's steps.
+func (s Source) Duration() time.Duration {
 	var d time.Duration
 	for _, st := range s.Steps {
 		d += st.Duration()
@@ -117,8 +145,8 @@ func (s *Scenario) Duration() time.Duration {
 	return d
 }
 
-// ExpectedEvents returns how many events the whole scenario sends on average.
-func (s *Scenario) ExpectedEvents() float64 {
+// ExpectedEvents returns how many events the source sends on average.
+func (s Source) ExpectedEvents() float64 {
 	var n float64
 	for _, st := range s.Steps {
 		n += st.ExpectedEvents()
@@ -126,9 +154,20 @@ func (s *Scenario) ExpectedEvents() float64 {
 	return n
 }
 
-// StepAt returns the index of the step running at t since the scenario start and how far into that step t
-// is; ok is false before the start or at or after the end.
-func (s *Scenario) StepAt(t time.Duration) (index int, offset time.Duration, ok bool) {
+// Publishers returns how many publishers the source needs: as many as its busiest step runs.
+func (s Source) Publishers() int {
+	n := 0
+	for _, st := range s.Steps {
+		if !st.IsPause() {
+			n = max(n, st.Publishers)
+		}
+	}
+	return n
+}
+
+// StepAt returns the index of the source's step running at t since the scenario start and how far into
+// that step t is; ok is false before the start or at or after the source's end.
+func (s Source) StepAt(t time.Duration) (index int, offset time.Duration, ok bool) {
 	if t < 0 {
 		return 0, 0, false
 	}
@@ -141,11 +180,168 @@ func (s *Scenario) StepAt(t time.Duration) (index int, offset time.Duration, ok 
 	return 0, 0, false
 }
 
+// Scenario is a parsed scenario file, or one built in code. It has either Steps (a single-source scenario)
+// or Sources (a multi-source one), never both; AllSources gives either as sources.
+type Scenario struct {
+	// File is the path the scenario was read from, as given.
+	File string
+	// Name and Description say what the scenario is for.
+	Name        string
+	Description string
+	// DrainTimeout bounds the wait for results after the last step; events still unanswered then are lost.
+	DrainTimeout time.Duration
+	// Steps are a single-source scenario's steps, run one after the other; empty in a multi-source one.
+	Steps []Step
+	// Sources are a multi-source scenario's sources, run at the same time; empty in a single-source one.
+	Sources []Source
+}
+
+// NewMultiSource returns a multi-source scenario for a caller that builds one in code, checked as a file's
+// would be (see Validate); drain zero means DefaultDrainTimeout. Its File, which errors start with, is its
+// name.
+func NewMultiSource(name string, drain time.Duration, sources ...Source) (*Scenario, error) {
+	if drain == 0 {
+		drain = DefaultDrainTimeout
+	}
+	s := &Scenario{File: name, Name: name, DrainTimeout: drain, Sources: sources}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// MultiSource reports whether the scenario has sources rather than top-level steps.
+func (s *Scenario) MultiSource() bool { return len(s.Sources) > 0 }
+
+// AllSources returns the scenario's sources: Sources, or for a single-source scenario one source named ""
+// without a key that runs Steps.
+func (s *Scenario) AllSources() []Source {
+	if s.MultiSource() {
+		return s.Sources
+	}
+	return []Source{{Steps: s.Steps}}
+}
+
+// Duration returns the length of the longest source, without the drain.
+func (s *Scenario) Duration() time.Duration {
+	var d time.Duration
+	for _, src := range s.AllSources() {
+		d = max(d, src.Duration())
+	}
+	return d
+}
+
+// ExpectedEvents returns how many events the whole scenario sends on average, over every source.
+func (s *Scenario) ExpectedEvents() float64 {
+	var n float64
+	for _, src := range s.AllSources() {
+		n += src.ExpectedEvents()
+	}
+	return n
+}
+
+// StepAt returns the index of the step running at t since the scenario start and how far into that step t
+// is; ok is false before the start or at or after the end. It follows Steps, so it is always false for a
+// multi-source scenario: ask each source's StepAt instead.
+func (s *Scenario) StepAt(t time.Duration) (index int, offset time.Duration, ok bool) {
+	return Source{Steps: s.Steps}.StepAt(t)
+}
+
+// sourceName is what a source's name may be made of.
+var sourceName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// Validate checks a scenario built in code as Parse checks a file: steps or sources but not both; every
+// source named uniquely after sourceName's rule, with a valid key and at least one step; every step's
+// publishers, target and, unless it is a pause, pattern. Errors are *Error, naming the source and step.
+func (s *Scenario) Validate() error {
+	if len(s.Steps) > 0 && len(s.Sources) > 0 {
+		return &Error{File: s.File, Msg: "give either steps or sources, not both"}
+	}
+	if len(s.Steps) == 0 && len(s.Sources) == 0 {
+		return &Error{File: s.File, Msg: "the scenario needs steps or sources"}
+	}
+	if !s.MultiSource() {
+		return s.validateSteps("", s.Steps)
+	}
+	seen := make(map[string]bool, len(s.Sources))
+	for i, src := range s.Sources {
+		e := &Error{File: s.File, Line: src.Line, Source: "#" + strconv.Itoa(i+1)}
+		if msg := checkSourceName(src.Name); msg != "" {
+			e.Msg = msg
+			return e
+		}
+		e.Source = src.Name
+		if seen[src.Name] {
+			e.Msg = fmt.Sprintf("source name %q is used twice", src.Name)
+			return e
+		}
+		seen[src.Name] = true
+		if msg := checkKey(src.Key); msg != "" {
+			e.Msg = msg
+			return e
+		}
+		if len(src.Steps) == 0 {
+			e.Msg = "the source needs steps"
+			return e
+		}
+		if err := s.validateSteps(src.Name, src.Steps); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateSteps checks steps built in code; a step read from a file passed these checks already.
+func (s *Scenario) validateSteps(source string, steps []Step) error {
+	for i, st := range steps {
+		e := &Error{File: s.File, Line: st.Line, Source: source, Step: i + 1}
+		switch {
+		case st.Publishers < 0:
+			e.Msg = fmt.Sprintf("publishers must be >= 0, got %d", st.Publishers)
+		case st.Target != "" && st.Target != Filter && st.Target != Broadcaster:
+			e.Msg = fmt.Sprintf("unknown target %q (want %s or %s)", st.Target, Filter, Broadcaster)
+		case !st.IsPause():
+			if err := st.Pattern.Validate(); err != nil {
+				e.Msg, e.Err = err.Error(), err
+			}
+		}
+		if e.Msg != "" {
+			return e
+		}
+	}
+	return nil
+}
+
+// checkSourceName says what is wrong with a source name, or "".
+func checkSourceName(name string) string {
+	switch {
+	case name == "":
+		return "the source needs a name"
+	case !sourceName.MatchString(name):
+		return fmt.Sprintf("source name %q may only have letters, digits, '_', '.' and '-'", name)
+	}
+	return ""
+}
+
+// checkKey says what is wrong with a fairness key, or "".
+func checkKey(key string) string {
+	switch {
+	case len(key) > MaxKeyBytes:
+		return fmt.Sprintf("key is %d bytes long; a fairness key has at most %d", len(key), MaxKeyBytes)
+	case !utf8.ValidString(key):
+		return "key is not valid UTF-8"
+	}
+	return ""
+}
+
 // Error is a problem in a scenario file, with where it is.
 type Error struct {
 	// File is the scenario's path and Line the 1-based line, zero when unknown.
 	File string
 	Line int
+	// Source names the source the problem is in ("#N" for the N-th when its name is the problem), empty for
+	// the top level and for a single-source scenario.
+	Source string
 	// Step is the 1-based step the problem is in, zero for the top level.
 	Step int
 	// Msg says what is wrong.
@@ -154,7 +350,7 @@ type Error struct {
 	Err error
 }
 
-// Error renders "file:line: step N: msg".
+// Error renders "file:line: source S: step N: msg".
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
@@ -162,6 +358,9 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, ":%d", e.Line)
 	}
 	b.WriteString(": ")
+	if e.Source != "" {
+		fmt.Fprintf(&b, "source %s: ", e.Source)
+	}
 	if e.Step > 0 {
 		fmt.Fprintf(&b, "step %d: ", e.Step)
 	}
@@ -217,14 +416,15 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	return p.scenario(doc.Content[0])
 }
 
-// parser carries the file name into every error.
+// parser carries the file name, and the source and step being read, into every error.
 type parser struct {
-	file string
-	step int
+	file   string
+	source string
+	step   int
 }
 
 func (p *parser) errf(n *yaml.Node, format string, args ...any) error {
-	return &Error{File: p.file, Line: n.Line, Step: p.step, Msg: fmt.Sprintf(format, args...)}
+	return &Error{File: p.file, Line: n.Line, Source: p.source, Step: p.step, Msg: fmt.Sprintf(format, args...)}
 }
 
 // field is one key of a mapping with its value.
@@ -256,8 +456,9 @@ func (p *parser) mapping(n *yaml.Node, what string, allowed []string) (map[strin
 }
 
 var (
-	topKeys  = []string{"name", "description", "drain_timeout", "steps"}
-	stepKeys = []string{"pattern", "rate", "slope", "min", "max", "interval", "duration", "publishers", "target"}
+	topKeys    = []string{"name", "description", "drain_timeout", "steps", "sources"}
+	sourceKeys = []string{"name", "key", "steps"}
+	stepKeys   = []string{"pattern", "rate", "slope", "min", "max", "interval", "duration", "publishers", "target"}
 )
 
 func (p *parser) scenario(root *yaml.Node) (*Scenario, error) {
@@ -283,25 +484,144 @@ func (p *parser) scenario(root *yaml.Node) (*Scenario, error) {
 			return nil, err
 		}
 	}
-	steps, ok := fields["steps"]
-	if !ok {
-		return nil, p.errf(root, "the scenario needs steps")
+	steps, haveSteps := fields["steps"]
+	sources, haveSources := fields["sources"]
+	switch {
+	case haveSteps && haveSources:
+		later := sources.key
+		if later.Line < steps.key.Line {
+			later = steps.key
+		}
+		return nil, p.errf(later, "give either steps or sources, not both")
+	case haveSources:
+		s.Sources, err = p.sources(sources.value)
+	case haveSteps:
+		s.Steps, err = p.steps(steps.value)
+	default:
+		return nil, p.errf(root, "the scenario needs steps or sources")
 	}
-	if steps.value.Kind != yaml.SequenceNode {
-		return nil, p.errf(steps.value, "steps must be a list, got %s", describe(steps.value))
+	if err != nil {
+		return nil, err
 	}
-	if len(steps.value.Content) == 0 {
-		return nil, p.errf(steps.value, "steps is empty; a scenario needs at least one step")
+	return s, nil
+}
+
+// steps reads a list of steps, of the scenario or of a source.
+func (p *parser) steps(n *yaml.Node) ([]Step, error) {
+	if n.Kind != yaml.SequenceNode {
+		return nil, p.errf(n, "steps must be a list, got %s", describe(n))
 	}
-	for i, n := range steps.value.Content {
+	if len(n.Content) == 0 {
+		what := "a scenario"
+		if p.source != "" {
+			what = "a source"
+		}
+		return nil, p.errf(n, "steps is empty; %s needs at least one step", what)
+	}
+	var out []Step
+	for i, c := range n.Content {
 		p.step = i + 1
-		st, err := p.parseStep(resolve(n))
+		st, err := p.parseStep(resolve(c))
 		if err != nil {
 			return nil, err
 		}
-		s.Steps = append(s.Steps, st)
+		out = append(out, st)
 	}
-	return s, nil
+	p.step = 0
+	return out, nil
+}
+
+// sources reads the list of sources; names must be unique.
+func (p *parser) sources(n *yaml.Node) ([]Source, error) {
+	if n.Kind != yaml.SequenceNode {
+		return nil, p.errf(n, "sources must be a list, got %s", describe(n))
+	}
+	if len(n.Content) == 0 {
+		return nil, p.errf(n, "sources is empty; a scenario needs at least one source")
+	}
+	var out []Source
+	first := map[string]int{}
+	for i, c := range n.Content {
+		// Errors name the source by its name as soon as it has a good one, by its place until then.
+		p.source = "#" + strconv.Itoa(i+1)
+		if name := peekName(resolve(c)); checkSourceName(name) == "" {
+			if _, dup := first[name]; !dup {
+				p.source = name
+			}
+		}
+		src, err := p.parseSource(resolve(c), first)
+		if err != nil {
+			return nil, err
+		}
+		first[src.Name] = src.Line
+		out = append(out, src)
+	}
+	p.source = ""
+	return out, nil
+}
+
+// parseSource reads one source; first holds the line of each name taken by an earlier source.
+func (p *parser) parseSource(n *yaml.Node, first map[string]int) (Source, error) {
+	fields, err := p.mapping(n, "the source", sourceKeys)
+	if err != nil {
+		return Source{}, err
+	}
+	src := Source{Line: n.Line}
+	name, ok := fields["name"]
+	if !ok {
+		return Source{}, p.errf(n, "the source needs a name")
+	}
+	if src.Name, err = p.str(name, true); err != nil {
+		return Source{}, err
+	}
+	if msg := checkSourceName(src.Name); msg != "" {
+		return Source{}, p.errf(name.value, "%s", msg)
+	}
+	if line, dup := first[src.Name]; dup {
+		return Source{}, p.errf(name.value, "source name %q is used twice (first at line %d)", src.Name, line)
+	}
+	p.source = src.Name
+	if f, ok := fields["key"]; ok {
+		if src.Key, err = p.key(f); err != nil {
+			return Source{}, err
+		}
+	}
+	steps, ok := fields["steps"]
+	if !ok {
+		return Source{}, p.errf(n, "the source needs steps")
+	}
+	if src.Steps, err = p.steps(steps.value); err != nil {
+		return Source{}, err
+	}
+	return src, nil
+}
+
+// peekName returns the plain name of a source node, or "" when it has none.
+func peekName(n *yaml.Node) string {
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k, v := resolve(n.Content[i]), resolve(n.Content[i+1]); k.Value == "name" && v.Kind == yaml.ScalarNode {
+			return strings.TrimSpace(v.Value)
+		}
+	}
+	return ""
+}
+
+// key reads a fairness key as written, without trimming: it is sent byte for byte. Nothing (key:) is the
+// empty key, which sends no header.
+func (p *parser) key(f field) (string, error) {
+	if f.value.Kind == yaml.ScalarNode && f.value.Tag == "!!null" {
+		return "", nil
+	}
+	if f.value.Kind != yaml.ScalarNode {
+		return "", p.errf(f.value, "key must be text, got %s", describe(f.value))
+	}
+	if msg := checkKey(f.value.Value); msg != "" {
+		return "", p.errf(f.value, "%s", msg)
+	}
+	return f.value.Value, nil
 }
 
 // parseStep reads one step and checks that each key suits the pattern, so "slope" on a steady step is an
@@ -411,7 +731,7 @@ func (p *parser) parseStep(n *yaml.Node) (Step, error) {
 }
 
 func (p *parser) wrap(n *yaml.Node, err error) error {
-	return &Error{File: p.file, Line: n.Line, Step: p.step, Msg: err.Error(), Err: err}
+	return &Error{File: p.file, Line: n.Line, Source: p.source, Step: p.step, Msg: err.Error(), Err: err}
 }
 
 func (p *parser) str(f field, required bool) (string, error) {
@@ -431,7 +751,7 @@ func (p *parser) number(f field) (float64, error) {
 	}
 	var v float64
 	if err := f.value.Decode(&v); err != nil {
-		return 0, &Error{File: p.file, Line: f.value.Line, Step: p.step,
+		return 0, &Error{File: p.file, Line: f.value.Line, Source: p.source, Step: p.step,
 			Msg: fmt.Sprintf("%s must be a number, got %s", f.key.Value, describe(f.value)), Err: err}
 	}
 	return v, nil
@@ -443,7 +763,7 @@ func (p *parser) count(f field) (int, error) {
 	}
 	v, err := strconv.ParseInt(f.value.Value, 0, 32)
 	if err != nil || v < 0 {
-		return 0, &Error{File: p.file, Line: f.value.Line, Step: p.step,
+		return 0, &Error{File: p.file, Line: f.value.Line, Source: p.source, Step: p.step,
 			Msg: fmt.Sprintf("%s must be a whole number >= 0, got %s", f.key.Value, f.value.Value), Err: err}
 	}
 	return int(v), nil
@@ -457,7 +777,7 @@ func (p *parser) duration(f field) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(strings.TrimSpace(f.value.Value))
 	if err != nil {
-		return 0, &Error{File: p.file, Line: f.value.Line, Step: p.step,
+		return 0, &Error{File: p.file, Line: f.value.Line, Source: p.source, Step: p.step,
 			Msg: fmt.Sprintf("%s must be a duration such as \"10s\", got %q", f.key.Value, f.value.Value), Err: err}
 	}
 	if d <= 0 {

@@ -90,3 +90,64 @@ func TestShippedScenarioShapes(t *testing.T) {
 		at += s.Steps[i].Duration()
 	}
 }
+
+// TestShippedMultiSourceShapes pins the multi-source scenarios: who sends, with which key, how much and for
+// how long.
+func TestShippedMultiSourceShapes(t *testing.T) {
+	type source struct {
+		name, key  string
+		publishers int
+		rate       float64
+		duration   time.Duration
+	}
+	tests := []struct {
+		file    string
+		drain   time.Duration
+		events  float64
+		sources []source
+	}{
+		// A floods at 5000 ev/s while B sends 2 % of that.
+		{"noisy-neighbour.yaml", 240 * time.Second, 5000*30 + 100*30, []source{
+			{"A", "tenant-a", 2, 2500, 30 * time.Second},
+			{"B", "tenant-b", 1, 100, 30 * time.Second},
+		}},
+		// Two equal demands of 3000 ev/s each.
+		{"fair-pair.yaml", 120 * time.Second, 2 * 3000 * 20, []source{
+			{"A", "tenant-a", 2, 1500, 20 * time.Second},
+			{"B", "tenant-b", 2, 1500, 20 * time.Second},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			s, err := scenario.Load(tt.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !s.MultiSource() || len(s.Sources) != len(tt.sources) || len(s.Steps) != 0 {
+				t.Fatalf("%d sources and %d top-level steps, want %d sources", len(s.Sources), len(s.Steps), len(tt.sources))
+			}
+			if s.DrainTimeout != tt.drain || math.Abs(s.ExpectedEvents()-tt.events) > 1e-6 {
+				t.Errorf("drain %s, expected events %v; want %s, %v", s.DrainTimeout, s.ExpectedEvents(), tt.drain, tt.events)
+			}
+			for i, w := range tt.sources {
+				src := s.Sources[i]
+				if src.Name != w.name || src.Key != w.key || len(src.Steps) != 1 {
+					t.Errorf("source %d = %q key %q with %d steps, want %q key %q with one", i+1, src.Name, src.Key, len(src.Steps), w.name, w.key)
+					continue
+				}
+				st := src.Steps[0]
+				if st.Publishers != w.publishers || st.Pattern.Rate != w.rate || st.Duration() != w.duration ||
+					st.Target != scenario.Filter {
+					t.Errorf("source %s: %d publishers at %v/s for %s to %s, want %d at %v/s for %s to the filter",
+						w.name, st.Publishers, st.Pattern.Rate, st.Duration(), st.Target, w.publishers, w.rate, w.duration)
+				}
+			}
+			// Every source sends from the start for the scenario's whole length: they contend throughout.
+			for _, src := range s.Sources {
+				if src.Duration() != s.Duration() {
+					t.Errorf("source %s lasts %s of the scenario's %s", src.Name, src.Duration(), s.Duration())
+				}
+			}
+		})
+	}
+}

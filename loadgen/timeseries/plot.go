@@ -69,6 +69,9 @@ type PlotOptions struct {
 	Start time.Time
 	// Marks are drawn as labelled vertical lines, e.g. scenario step boundaries.
 	Marks []Mark
+	// Sources, when there are two or more, add a fourth panel: each source's p99 and maximum end-to-end
+	// latency per interval, by the time results arrived, on a log scale.
+	Sources []SourceSeries
 	// Width and Height are the image size; zero means 11 × 8.5 inches (1056 × 816 pixels as PNG).
 	Width, Height vg.Length
 }
@@ -110,7 +113,8 @@ func SavePlot(path string, samples []Sample, opts PlotOptions) (err error) {
 }
 
 // WritePlot draws the samples as "png" or "svg" to w: three panels sharing the time axis — arrival, send and
-// result rates; backlog; workers, current and desired, with each scaling decision marked.
+// result rates; backlog; workers, current and desired, with each scaling decision marked — and, for two or
+// more sources, a fourth with each source's latency.
 func WritePlot(w io.Writer, format string, samples []Sample, opts PlotOptions) error {
 	if len(samples) == 0 {
 		return errors.New("no samples to plot")
@@ -176,7 +180,7 @@ func byPool(samples []Sample) []poolSeries {
 	return out
 }
 
-// panels builds the three plots; they share an x range so plot.Align lines them up.
+// panels builds the three plots, four with sources; they share an x range so plot.Align lines them up.
 func panels(samples []Sample, opts PlotOptions) []*plot.Plot {
 	start := opts.Start
 	if start.IsZero() {
@@ -194,8 +198,12 @@ func panels(samples []Sample, opts PlotOptions) []*plot.Plot {
 	rates := newPanel(opts.Title, "events/s")
 	backlog := newPanel("", "backlog (events)")
 	workers := newPanel("", "workers")
-	workers.X.Label.Text = "time since start (s)"
 	workers.Y.Tick.Marker = intTicker{}
+	all := []*plot.Plot{rates, backlog, workers}
+	if len(opts.Sources) > 1 {
+		all = append(all, latencyPanel(opts.Sources, x))
+	}
+	all[len(all)-1].X.Label.Text = "time since start (s)"
 
 	var rateMax, backlogMax, workersMax float64
 	for i, ps := range series {
@@ -261,7 +269,7 @@ func panels(samples []Sample, opts PlotOptions) []*plot.Plot {
 		for i, m := range opts.Marks {
 			marks[i] = labelledX{x: m.At.Seconds(), text: m.Label}
 		}
-		for i, p := range []*plot.Plot{rates, backlog, workers} {
+		for i, p := range all {
 			vl := &vlines{marks: marks, color: markColor, width: 0.8}
 			if i == 0 {
 				vl.labelled = true
@@ -276,7 +284,7 @@ func panels(samples []Sample, opts PlotOptions) []*plot.Plot {
 	workers.Y.Min, workers.Y.Max = 0, math.Max(workersMax+1, 2)*1.35
 
 	xmin, xmax := math.Inf(1), math.Inf(-1)
-	for _, p := range []*plot.Plot{rates, backlog, workers} {
+	for _, p := range all {
 		xmin, xmax = math.Min(xmin, p.X.Min), math.Max(xmax, p.X.Max)
 	}
 	for _, m := range opts.Marks {
@@ -286,10 +294,74 @@ func panels(samples []Sample, opts PlotOptions) []*plot.Plot {
 	if xmax <= xmin {
 		xmax = xmin + 1
 	}
-	for _, p := range []*plot.Plot{rates, backlog, workers} {
+	for _, p := range all {
 		p.X.Min, p.X.Max = xmin, xmax
 	}
-	return []*plot.Plot{rates, backlog, workers}
+	return all
+}
+
+// maxDashes draws the latency panel's maximum lines.
+var maxDashes = []vg.Length{vg.Points(5), vg.Points(3)}
+
+// minLatencyMs is the floor of the latency panel's log scale, which cannot show zero.
+const minLatencyMs = 0.001
+
+// latencyPanel draws each source's p99 (solid) and maximum (dashed) latency per interval, in milliseconds on
+// a log scale, at the middle of each interval with results.
+func latencyPanel(series []SourceSeries, x func(time.Time) float64) *plot.Plot {
+	p := newPanel("", "latency (ms)")
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = logTicker{}
+	lo, hi := math.Inf(1), 0.0
+	for i, s := range series {
+		col := poolColors[i%len(poolColors)]
+		half := time.Second / 2
+		if len(s.Points) > 1 {
+			half = s.Points[1].T.Sub(s.Points[0].T) / 2
+		}
+		var p99, worst plotter.XYs
+		for _, pt := range s.Points {
+			if pt.Results == 0 {
+				continue
+			}
+			t := x(pt.T.Add(half))
+			a, b := math.Max(msOf(pt.P99), minLatencyMs), math.Max(msOf(pt.Max), minLatencyMs)
+			p99 = append(p99, plotter.XY{X: t, Y: a})
+			worst = append(worst, plotter.XY{X: t, Y: b})
+			lo, hi = math.Min(lo, a), math.Max(hi, b)
+		}
+		if len(p99) == 0 {
+			continue
+		}
+		addLine(p, p99, col, 2, nil, plotter.NoStep, label("p99", s.Source))
+		addLine(p, worst, col, 1.2, maxDashes, plotter.NoStep, "")
+	}
+	// One legend entry for every source's maximum keeps the legend short.
+	if key, err := plotter.NewLine(plotter.XYs{}); err == nil {
+		key.Color, key.Width, key.Dashes = markColor, vg.Points(1.2), maxDashes
+		p.Legend.Add("max (dashed)", key)
+	}
+	if hi == 0 {
+		lo, hi = 1, 1
+	}
+	// Whole decades, with two more above the data for the legend at the top.
+	p.Y.Min, p.Y.Max = math.Pow10(int(math.Floor(math.Log10(lo)))), math.Pow10(int(math.Ceil(math.Log10(hi)))+2)
+	return p
+}
+
+// logTicker is gonum's LogTicks without the ticks it adds beyond the axis range, which would shrink the panel
+// to make room for them.
+type logTicker struct{}
+
+// Ticks implements plot.Ticker.
+func (logTicker) Ticks(lo, hi float64) []plot.Tick {
+	var out []plot.Tick
+	for _, t := range (plot.LogTicks{Prec: -1}).Ticks(lo, hi) {
+		if t.Value >= lo*(1-1e-9) && t.Value <= hi*(1+1e-9) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func newPanel(title, ylabel string) *plot.Plot {
@@ -325,6 +397,7 @@ func label(what, pool string) string {
 	return what + " (" + pool + ")"
 }
 
+// addLine draws a line, with a legend entry unless name is empty.
 func addLine(p *plot.Plot, xys plotter.XYs, col color.Color, width float64, dashes []vg.Length, step plotter.StepKind, name string) {
 	l, err := plotter.NewLine(xys)
 	if err != nil {
@@ -337,7 +410,9 @@ func addLine(p *plot.Plot, xys plotter.XYs, col color.Color, width float64, dash
 	l.Dashes = dashes
 	l.StepStyle = step
 	p.Add(l)
-	p.Legend.Add(name, l)
+	if name != "" {
+		p.Legend.Add(name, l)
+	}
 }
 
 // niceMax keeps an all-zero panel from collapsing to no height.

@@ -169,3 +169,66 @@ func parseRow(rec []string) (Sample, error) {
 	}
 	return s, nil
 }
+
+// SourcePoint is one source's traffic in one interval of a multi-source run.
+type SourcePoint struct {
+	// T is the interval's start.
+	T time.Time
+	// Sent counts the source's events sent in the interval, and Results those whose first result arrived in
+	// it.
+	Sent, Results int64
+	// P50, P99 and Max are the end-to-end latencies of those results, zero when there are none.
+	P50, P99, Max time.Duration
+}
+
+// SourceSeries is one source's traffic over a run, interval by interval.
+type SourceSeries struct {
+	// Source names the source.
+	Source string
+	// Points are the intervals in time order, all of the same length.
+	Points []SourcePoint
+}
+
+// SourcesHeader is the header row of the per-source CSV.
+var SourcesHeader = []string{"t", "elapsed_s", "source", "sent", "results", "p50_ms", "p99_ms", "max_ms"}
+
+// WriteSourcesCSV writes a header row and one row per source and interval, ordered by time and then source,
+// with latencies in milliseconds.
+func WriteSourcesCSV(w io.Writer, start time.Time, series []SourceSeries) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(SourcesHeader); err != nil {
+		return fmt.Errorf("write CSV header: %w", err)
+	}
+	n := 0
+	for _, s := range series {
+		n = max(n, len(s.Points))
+	}
+	for i := range n {
+		for _, s := range series {
+			if i >= len(s.Points) {
+				continue
+			}
+			p := s.Points[i]
+			row := []string{
+				p.T.UTC().Format(time.RFC3339Nano),
+				num(p.T.Sub(start).Seconds()),
+				s.Source,
+				strconv.FormatInt(p.Sent, 10),
+				strconv.FormatInt(p.Results, 10),
+				num(msOf(p.P50)),
+				num(msOf(p.P99)),
+				num(msOf(p.Max)),
+			}
+			if err := cw.Write(row); err != nil {
+				return fmt.Errorf("write CSV row: %w", err)
+			}
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("write CSV: %w", err)
+	}
+	return nil
+}
+
+func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

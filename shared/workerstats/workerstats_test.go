@@ -1,13 +1,17 @@
 package workerstats
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/warren-mq/warren/shared/metrics/metricstest"
+	"github.com/warren-mq/warren/shared/topology"
 )
 
 func TestExportRecordsWhatBeginMarks(t *testing.T) {
@@ -59,5 +63,38 @@ func TestReportCarriesMetricsAddr(t *testing.T) {
 	s := r.snapshot(time.Now(), time.Second)
 	if s.MetricsAddr != "10.0.0.7:41234" || s.Processed != 1 {
 		t.Errorf("report %+v", s)
+	}
+}
+
+func TestLaneKeysAreBounded(t *testing.T) {
+	r := New("filter", 1)
+	for i := range trackedKeys + 50 {
+		r.Seen(0, amqp.Delivery{Headers: amqp.Table{topology.HeaderKey: fmt.Sprintf("k%03d", i)}})
+	}
+	for range 10 {
+		r.Seen(0, amqp.Delivery{Headers: amqp.Table{topology.HeaderKey: "k000"}})
+	}
+	r.Seen(1, amqp.Delivery{UserId: "bob"})
+	r.Seen(1, amqp.Delivery{Headers: amqp.Table{topology.HeaderKey: string([]byte{0xff})}})
+	s := r.snapshot(time.Now(), time.Second)
+	if len(s.Lanes) != 2 || s.InvalidKeys != 1 {
+		t.Fatalf("lanes %+v, invalid %d", s.Lanes, s.InvalidKeys)
+	}
+	l0 := s.Lanes[0]
+	if l0.Taken != trackedKeys+60 || len(l0.Keys) != reportedKeys || l0.Keys["k000"] != 11 {
+		t.Errorf("lane 0: taken %d, %d keys reported, k000 %d", l0.Taken, len(l0.Keys), l0.Keys["k000"])
+	}
+	reported := 0
+	for _, n := range l0.Keys {
+		reported += n
+	}
+	if reported+l0.Other != l0.Taken {
+		t.Errorf("lane 0: %d reported + %d other != %d taken", reported, l0.Other, l0.Taken)
+	}
+	if l1 := s.Lanes[1]; l1.Keys["bob"] != 1 || l1.Keys[""] != 1 {
+		t.Errorf("lane 1 keys %v: want user_id bob and the invalid key as \"\"", l1.Keys)
+	}
+	if again := r.snapshot(time.Now(), time.Second); again.Lanes != nil || again.InvalidKeys != 0 {
+		t.Errorf("a report does not start over: %+v", again.Lanes)
 	}
 }

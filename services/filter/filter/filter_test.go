@@ -17,6 +17,7 @@ import (
 	"github.com/warren-mq/warren/services/filter/filter"
 	"github.com/warren-mq/warren/services/insult/insult"
 	"github.com/warren-mq/warren/shared/amqpx"
+	"github.com/warren-mq/warren/shared/config"
 	"github.com/warren-mq/warren/shared/event"
 	"github.com/warren-mq/warren/shared/testkit"
 	"github.com/warren-mq/warren/shared/topology"
@@ -27,7 +28,12 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // startFilter runs a filter worker and waits until it consumes.
 func startFilter(t *testing.T, url string, panicOn string) (stop func()) {
 	t.Helper()
-	cfg := testkit.Config(t, url)
+	return startFilterWith(t, testkit.Config(t, url), panicOn)
+}
+
+// startFilterWith runs a filter worker with cfg and waits until it consumes.
+func startFilterWith(t *testing.T, cfg config.Config, panicOn string) (stop func()) {
+	t.Helper()
 	return testkit.GoReady(t, "filter", func(ctx context.Context, ready func()) error {
 		return filter.Run(ctx, filter.Options{Config: cfg, Log: testkit.Logger(t, "filter"), PanicOn: panicOn, Ready: ready})
 	})
@@ -79,10 +85,30 @@ func TestReplyTo(t *testing.T) {
 	}
 }
 
+// TestBadInputIsDeadLetteredAndFilterKeepsServing, on one work queue and on lanes: on lanes the dead letter
+// names the lane the event came from.
 func TestBadInputIsDeadLetteredAndFilterKeepsServing(t *testing.T) {
-	url := testkit.Broker(t)
-	conn := testkit.Conn(t, url)
-	startFilter(t, url, "boom")
+	for _, tc := range []struct {
+		name, key, queue string
+		lanes            map[string]config.Lanes
+	}{
+		{"one queue", "", topology.FilterWork, nil},
+		{"lanes", "bad", topology.FilterWork + ".2", map[string]config.Lanes{"filter": {Count: 3, Pin: []string{"bad=2"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := testkit.Broker(t)
+			conn := testkit.Conn(t, url)
+			cfg := testkit.Config(t, url)
+			if tc.lanes != nil {
+				cfg.Lanes = tc.lanes
+			}
+			startFilterWith(t, cfg, "boom")
+			checkBadInput(t, conn, tc.key, tc.queue)
+		})
+	}
+}
+
+func checkBadInput(t *testing.T, conn *amqp.Connection, key, queue string) {
 	bad := []struct {
 		id, reason string
 		msg        amqp.Publishing
@@ -95,6 +121,9 @@ func TestBadInputIsDeadLetteredAndFilterKeepsServing(t *testing.T) {
 	}
 	for _, b := range bad {
 		b.msg.MessageId = b.id
+		if key != "" {
+			b.msg.Headers = amqp.Table{topology.HeaderKey: key}
+		}
 		testkit.Publish(t, conn, topology.FilterExchange, "", b.msg)
 	}
 	testkit.Publish(t, conn, topology.FilterExchange, "", testkit.JSON(event.Text{ID: "good", Text: "moron"}))
@@ -117,9 +146,9 @@ func TestBadInputIsDeadLetteredAndFilterKeepsServing(t *testing.T) {
 			continue
 		}
 		reason, _ := d.Headers[topology.HeaderReason].(string)
-		if !strings.Contains(reason, b.reason) || d.Headers[topology.HeaderQueue] != topology.FilterWork ||
+		if !strings.Contains(reason, b.reason) || d.Headers[topology.HeaderQueue] != queue ||
 			d.Headers[topology.HeaderOrigExchange] != topology.FilterExchange {
-			t.Errorf("%s: headers %v, want reason containing %q", b.id, d.Headers, b.reason)
+			t.Errorf("%s: headers %v, want reason containing %q from %s", b.id, d.Headers, b.reason, queue)
 		}
 	}
 }

@@ -51,3 +51,25 @@ func TestStatsBoard(t *testing.T) {
 		t.Errorf("sink saw %d reports, want 5", sunk)
 	}
 }
+
+func TestLaneKeysLately(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	b := newStatsBoard(nil)
+	lanes := func(l0 map[string]int, other int) []event.LaneStats {
+		return []event.LaneStats{{Lane: 0, Keys: l0, Other: other}, {Lane: 1, Keys: map[string]int{"b": 1}}}
+	}
+	b.put(event.WorkerStats{Pool: "filter", Worker: "w1", Lanes: lanes(map[string]int{"old": 99}, 0)}, t0)
+	b.put(event.WorkerStats{Pool: "filter", Worker: "w1", Lanes: lanes(map[string]int{"a": 5, "c": 1}, 2)}, t0.Add(20*time.Second))
+	b.put(event.WorkerStats{Pool: "filter", Worker: "w2", Lanes: lanes(map[string]int{"a": 5, "d": 3}, 0)}, t0.Add(40*time.Second))
+	b.put(event.WorkerStats{Pool: "other", Worker: "x", Lanes: lanes(map[string]int{"zzz": 1000}, 0)}, t0.Add(40*time.Second))
+
+	keys, other := b.laneKeys("filter", t0.Add(45*time.Second), 2)
+	// "old" is older than the window; a and d are the top two, c and the reported others are counted as other.
+	want0 := []event.KeyCount{{Key: "a", Events: 10}, {Key: "d", Events: 3}}
+	if len(keys[0]) != 2 || keys[0][0] != want0[0] || keys[0][1] != want0[1] || other[0] != 3 {
+		t.Errorf("lane 0: keys %v other %d, want %v other 3", keys[0], other[0], want0)
+	}
+	if len(keys[1]) != 1 || keys[1][0].Events != 2 || other[1] != 0 {
+		t.Errorf("lane 1: keys %v other %d", keys[1], other[1])
+	}
+}
