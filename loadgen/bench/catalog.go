@@ -462,6 +462,22 @@ func mean(xs []float64) float64 {
 	return sum / float64(len(xs))
 }
 
+// Section renders the result as its own results.md section, for a run on m that took took.
+func (r CatalogResult) Section(m Machine, took time.Duration) string {
+	r.Machine, r.Took = m, took
+	return r.Markdown()
+}
+
+// Sectioned is a benchmark result that reports in a results.md section of its own.
+type Sectioned interface {
+	Section(m Machine, took time.Duration) string
+}
+
+var (
+	_ Sectioned = CatalogResult{}
+	_ Sectioned = FairnessResult{}
+)
+
 // Markdown renders the result as a dated section for results.md.
 func (r CatalogResult) Markdown() string {
 	var b strings.Builder

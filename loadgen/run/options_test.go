@@ -10,6 +10,7 @@ import (
 
 	"github.com/warren-mq/warren/loadgen/pattern"
 	"github.com/warren-mq/warren/loadgen/scenario"
+	"github.com/warren-mq/warren/loadgen/timeseries"
 )
 
 func TestPatternFlags(t *testing.T) {
@@ -140,19 +141,7 @@ func TestStepMarks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	marks := stepMarks(sc)
-	want := []struct {
-		at    time.Duration
-		label string
-	}{{0, "1: steady 50/s"}, {5 * time.Second, "2: steady 2000/s"}, {15 * time.Second, "3: steady 20/s"}, {35 * time.Second, "drain"}}
-	if len(marks) != len(want) {
-		t.Fatalf("marks %+v", marks)
-	}
-	for i, w := range want {
-		if marks[i].At != w.at || marks[i].Label != w.label {
-			t.Errorf("mark %d = %+v, want %s at %s", i, marks[i], w.label, w.at)
-		}
-	}
+	checkMarks(t, stepMarks(sc), []mark{{0, "1: steady 50/s"}, {5 * time.Second, "2: steady 2000/s"}, {15 * time.Second, "3: steady 20/s"}, {35 * time.Second, "drain"}})
 }
 
 func TestStepMarksMultiSource(t *testing.T) {
@@ -166,19 +155,7 @@ func TestStepMarksMultiSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	marks := stepMarks(sc)
-	want := []struct {
-		at    time.Duration
-		label string
-	}{{0, "A: steady 500/s, B 1: pause"}, {4 * time.Second, "B 2: steady 20/s"}, {10 * time.Second, "drain"}}
-	if len(marks) != len(want) {
-		t.Fatalf("marks %+v", marks)
-	}
-	for i, w := range want {
-		if marks[i].At != w.at || marks[i].Label != w.label {
-			t.Errorf("mark %d = %+v, want %s at %s", i, marks[i], w.label, w.at)
-		}
-	}
+	checkMarks(t, stepMarks(sc), []mark{{0, "A: steady 500/s, B 1: pause"}, {4 * time.Second, "B 2: steady 20/s"}, {10 * time.Second, "drain"}})
 }
 
 // TestRunnerBuildsEverySource checks the plan of a multi-source run: each source with its key, publishers
@@ -211,5 +188,22 @@ func TestRunnerBuildsEverySource(t *testing.T) {
 	}
 	if rep := single.rec.Report("x"); rep.Sources != nil || rep.Fairness != nil {
 		t.Errorf("a single-source run accounts per source: %+v", rep)
+	}
+}
+
+type mark struct {
+	at    time.Duration
+	label string
+}
+
+func checkMarks(t *testing.T, marks []timeseries.Mark, want []mark) {
+	t.Helper()
+	if len(marks) != len(want) {
+		t.Fatalf("marks %+v", marks)
+	}
+	for i, w := range want {
+		if marks[i].At != w.at || marks[i].Label != w.label {
+			t.Errorf("mark %d = %+v, want %s at %s", i, marks[i], w.label, w.at)
+		}
 	}
 }

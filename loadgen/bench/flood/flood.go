@@ -16,6 +16,7 @@ import (
 
 	"github.com/warren-mq/warren/loadgen/publish"
 	"github.com/warren-mq/warren/shared/amqpx"
+	"github.com/warren-mq/warren/shared/topology"
 )
 
 // Consumer says what counts as a completed event and how it is consumed.
@@ -42,6 +43,8 @@ type Options struct {
 	Window int
 	// Size is each event's text length in bytes.
 	Size int
+	// Keys, when set, are the fairness keys (x-warren-key) the events carry, in turn.
+	Keys []string
 	// Duration is how long to publish; Warmup is the start of it left out of the measurement, while
 	// connections, queues and caches settle.
 	Duration, Warmup time.Duration
@@ -241,6 +244,9 @@ func (f *flood) publish(ctx context.Context, idx int) error {
 		case f.tokens <- struct{}{}:
 		}
 		msg := f.msgs.Publishing(f.msgs.ID(idx, seq), seq, time.Now())
+		if len(f.o.Keys) > 0 {
+			msg.Headers[topology.HeaderKey] = f.o.Keys[(int(seq)+idx)%len(f.o.Keys)]
+		}
 		dc, err := ch.PublishWithDeferredConfirmWithContext(context.WithoutCancel(ctx), f.o.Exchange, f.o.Key, false, false, msg)
 		if err != nil {
 			if ctx.Err() != nil {

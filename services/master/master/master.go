@@ -376,6 +376,13 @@ func (m *master) evaluate(ctx context.Context, p *pool, pr *probe, pub *amqpx.Pu
 	if dec.Err != nil {
 		ev = ev.Err(dec.Err)
 	}
+	if len(st.Lanes) > 1 {
+		readies := make([]int, len(st.Lanes))
+		for i, l := range st.Lanes {
+			readies[i] = l.Ready
+		}
+		ev = ev.Ints("lane_ready", readies)
+	}
 	ev.Str("pool", p.name).Float64("lambda", round(st.Lambda)).Float64("lambda_raw", round(st.LambdaRaw)).
 		Int("backlog", st.Backlog).Int("ready", ready).Int("held", held).Float64("capacity", round(st.Capacity)).
 		Str("capacity_source", st.CapacitySource).Int("capacity_reports", st.CapacityReports).

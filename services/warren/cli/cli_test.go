@@ -175,3 +175,59 @@ func TestWatchJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestLanes: publish --key routes to the key's lane, and `warren lanes` lists every lane with its depth, its
+// pins and the keys of the master's status; a lane beyond a lowered count is listed as a leftover.
+func TestLanes(t *testing.T) {
+	url := testkit.Broker(t)
+	conn := testkit.Conn(t, url)
+	laned := []string{"--set", "lanes.filter.count=3", "--set", "lanes.filter.pin=tenant-b=2"}
+	if _, err := run(t, url, "", append(laned, "publish", "--key", "tenant-b", "one", "two")...); err != nil {
+		t.Fatal(err)
+	}
+	status := event.PoolStatus{Pool: "filter", At: time.Now().UTC(), Lanes: []event.LaneStatus{
+		{Lane: 2, Queue: topology.FilterWork + ".2", Ready: 2, Keys: []event.KeyCount{{Key: "tenant-b", Events: 2}, {Key: "x", Events: 1}}}}}
+	body, _ := json.Marshal(status)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		// The command's private queue exists only once it has dialled: publish until it is done.
+		for ctx.Err() == nil {
+			testkit.Publish(t, conn, topology.StatusExchange, "", amqp.Publishing{ContentType: "application/json", Body: body})
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	out, err := run(t, url, "", append(laned, "lanes", "filter", "-o", "json", "--wait", "10s")...)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r map[string]any
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		rows = append(rows, r)
+	}
+	if len(rows) != 3 {
+		t.Fatalf("lanes printed %d rows, want 3:\n%s", len(rows), out)
+	}
+	last := rows[2]
+	if last["queue"] != topology.FilterWork+".2" || last["ready"] != float64(2) || last["keys_known"] != true ||
+		fmt.Sprint(last["pinned"]) != "[tenant-b]" || !strings.Contains(fmt.Sprint(last["keys"]), "tenant-b") {
+		t.Errorf("lane 2: %v", last)
+	}
+	if rows[0]["ready"] != float64(0) || rows[0]["queue"] != topology.FilterWork {
+		t.Errorf("lane 0: %v", rows[0])
+	}
+
+	// Two lanes now: lane 2 still holds its two events and is a leftover.
+	out, err = run(t, url, "", "--set", "lanes.filter.count=2", "lanes", "filter", "--wait", "0s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "leftover lane beyond lanes.filter.count") || !strings.Contains(out, "(no master status within 0s)") {
+		t.Errorf("lanes after lowering the count:\n%s", out)
+	}
+}

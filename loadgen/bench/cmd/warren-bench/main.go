@@ -36,7 +36,7 @@ section, with the broker on that same machine; targets and whether each was met 
 
 `
 
-var all = []string{"stress", "speedup", "reaction", "overhead", "scaling", "catalog"}
+var all = []string{"stress", "speedup", "reaction", "overhead", "scaling", "catalog", "fairness"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -172,31 +172,36 @@ appended), the management API does not answer or the results cannot be appended;
 			r, err := bench.Scaling(ctx, env, scaling)
 			suite.Scaling, suite.ScalingErr = &r, err
 		}
-		// The catalogue benchmark reports in a section of its own, after the suite's.
-		var catalog *bench.CatalogResult
-		var catalogErr error
-		if want("catalog") {
+		// The catalogue and fairness benchmarks report in sections of their own, after the suite's.
+		var own []string
+		var ownErr error
+		standalone := func(name string, run func() (bench.Sectioned, error)) {
+			if !want(name) {
+				return
+			}
 			began := time.Now()
-			r, err := bench.Catalog(ctx, env)
-			r.Machine, r.Took, catalogErr = suite.Machine, time.Since(began), err
+			r, err := run()
+			ownErr = errors.Join(ownErr, err)
 			if err == nil {
-				catalog = &r
+				own = append(own, r.Section(suite.Machine, time.Since(began)))
 			}
 		}
+		standalone("catalog", func() (bench.Sectioned, error) { return bench.Catalog(ctx, env) })
+		standalone("fairness", func() (bench.Sectioned, error) { return bench.Fairness(ctx, env) })
 		suite.Took = time.Since(started)
 		if ctx.Err() != nil {
 			log.Warn().Msg("interrupted; nothing appended")
 			return failed
 		}
 		var section string
-		if slices.ContainsFunc(only, func(b string) bool { return b != "catalog" }) {
+		if slices.ContainsFunc(only, func(b string) bool { return b != "catalog" && b != "fairness" }) {
 			section = suite.Markdown()
 		}
-		if catalog != nil {
-			section = strings.TrimPrefix(section+"\n"+catalog.Markdown(), "\n")
+		for _, o := range own {
+			section = strings.TrimPrefix(section+"\n"+o, "\n")
 		}
 		fmt.Fprint(cmd.OutOrStdout(), section)
-		benchErr := errors.Join(suite.StressErr, suite.SpeedupErr, suite.ReactionErr, suite.OverheadErr, suite.ScalingErr, catalogErr)
+		benchErr := errors.Join(suite.StressErr, suite.SpeedupErr, suite.ReactionErr, suite.OverheadErr, suite.ScalingErr, ownErr)
 		if benchErr != nil {
 			log.Error().Err(benchErr).Msg("benchmarks failed")
 		}
