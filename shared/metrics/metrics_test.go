@@ -137,8 +137,8 @@ func TestDescribe(t *testing.T) {
 		byName[d.Name] = d
 		names = append(names, d.Name)
 	}
-	if !slices.IsSorted(names) || len(docs) != 14 {
-		t.Fatalf("docs %v: want the 14 warren_ families, sorted", names)
+	if !slices.IsSorted(names) || len(docs) != 15 {
+		t.Fatalf("docs %v: want the 15 warren_ families, sorted", names)
 	}
 	for name, want := range map[string]Doc{
 		"warren_worker_events_processed_total":   {Type: "counter", Labels: []string{"pool", "worker"}},
