@@ -18,6 +18,8 @@ import (
 //	                              │               alternate exchange for every other key)
 //	                              └─ warren.filter.hash (x-consistent-hash on x-warren-key) ─ lanes 0…K-1
 //
+// Without pins, warren.filter feeds warren.filter.hash directly.
+//
 // Every worker consumes every lane with a small credit each and serves what it holds in weighted round robin
 // across lanes, FIFO within a lane. So keys in different lanes are isolated from each other's backlog, while
 // keys that share a lane share its FIFO. Pinning a known key to a lane is how to keep two keys apart.

@@ -211,13 +211,11 @@ func declarePool(ch Declarer, p Pool, l Lanes, o Options) error {
 		// A declarer without the configuration (a tool) leaves a laned pool's routing as it is.
 		return nil
 	case len(lanes) == 1:
-		if l.WasLaned {
-			if err := ch.ExchangeUnbind(p.PinExchange(), "", p.Exchange, false, nil); err != nil {
-				return fmt.Errorf("unbind %s from %s: %w", p.PinExchange(), p.Exchange, err)
-			}
-		}
 		if err := ch.QueueBind(p.Work, "", p.Exchange, false, nil); err != nil {
 			return fmt.Errorf("bind %s to %s: %w", p.Work, p.Exchange, err)
+		}
+		if l.WasLaned {
+			return unbindExchanges(ch, p.Exchange, p.PinExchange(), p.HashExchange())
 		}
 		return nil
 	}
@@ -247,12 +245,28 @@ func declarePool(ch Declarer, p Pool, l Lanes, o Options) error {
 			return fmt.Errorf("pin key %q to %s: %w", key, lanes[lane], err)
 		}
 	}
-	if err := ch.ExchangeBind(p.PinExchange(), "", p.Exchange, false, nil); err != nil {
-		return fmt.Errorf("bind %s to %s: %w", p.PinExchange(), p.Exchange, err)
+	// Without pins the pool's exchange feeds the hash exchange directly: the pin exchange would only pass
+	// every event on to its alternate exchange, a routing step the broker pays for on every publish.
+	entry, other := p.HashExchange(), p.PinExchange()
+	if len(l.Pins) > 0 {
+		entry, other = other, entry
+	}
+	if err := ch.ExchangeBind(entry, "", p.Exchange, false, nil); err != nil {
+		return fmt.Errorf("bind %s to %s: %w", entry, p.Exchange, err)
 	}
 	// Unbound last, once the lanes are wired: an event published meanwhile goes to both, never to neither.
 	if err := ch.QueueUnbind(p.Work, "", p.Exchange, nil); err != nil {
 		return fmt.Errorf("unbind %s from %s: %w", p.Work, p.Exchange, err)
+	}
+	return unbindExchanges(ch, p.Exchange, other)
+}
+
+// unbindExchanges unbinds each of destinations from source.
+func unbindExchanges(ch Declarer, source string, destinations ...string) error {
+	for _, d := range destinations {
+		if err := ch.ExchangeUnbind(d, "", source, false, nil); err != nil {
+			return fmt.Errorf("unbind %s from %s: %w", d, source, err)
+		}
 	}
 	return nil
 }

@@ -199,11 +199,20 @@ func TestDeclareLanes(t *testing.T) {
 		t.Errorf("a declarer without the configuration rewired the lanes: %v", r.bound)
 	}
 
+	// Without pins, the pool's exchange feeds the hash exchange directly.
+	if err := Declare(r, Options{Lanes: map[string]Lanes{"filter": {Count: 3, WasLaned: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	if !r.bound[FilterExchange+" -> "+f.HashExchange()] || r.bound[FilterExchange+" -> "+f.PinExchange()] {
+		t.Errorf("lanes without pins, bindings: %v", r.bound)
+	}
+
 	// Back to one lane: the pool's exchange feeds the work queue again and nothing else.
 	if err := Declare(r, Options{Lanes: map[string]Lanes{"filter": {Count: 1, WasLaned: true}}}); err != nil {
 		t.Fatal(err)
 	}
-	if !r.bound[FilterExchange+" -> "+FilterWork] || r.bound[FilterExchange+" -> "+f.PinExchange()] {
+	if !r.bound[FilterExchange+" -> "+FilterWork] || r.bound[FilterExchange+" -> "+f.PinExchange()] ||
+		r.bound[FilterExchange+" -> "+f.HashExchange()] {
 		t.Errorf("one lane again, bindings: %v", r.bound)
 	}
 
