@@ -18,7 +18,7 @@ func fairnessFixture(lanedP99 time.Duration, jain float64, lanesSat float64, los
 		return FairnessRun{Name: name, Lanes: lanes, Report: report.Report{Lost: lost, Sources: srcs}}
 	}
 	c := FairnessConfig{Workers: 2, WorkDelay: 5 * time.Millisecond, Concurrency: 1, Lanes: 2, Flood: 30 * time.Second,
-		FloodFactor: 5, QuietShare: 0.02, PairFor: 20 * time.Second, PairFactor: 1, SatLanes: 4, SatKeys: 8}
+		FloodFactor: 5, QuietShare: 0.02, PairFor: 20 * time.Second, PairFactor: 1, SatLanes: 4, SatKeys: 8, SatRounds: 1}
 	pair := run("equal demand", 2, 0, src("A", time.Second, 0), src("B", time.Second, 0))
 	pair.Report.Fairness = &report.Fairness{Index: jain, Defined: true, WindowEnd: time.Unix(20, 0), WindowStart: time.Unix(1, 0)}
 	return FairnessResult{Machine: Machine{Commit: "abc1234", Cores: 2}, Config: c, Capacity: 380,

@@ -101,22 +101,9 @@ func (c *Consumer) Run(ctx context.Context, conn *amqp.Connection, deadLetters *
 	if err := ch.Qos(prefetch, 0, false); err != nil {
 		return fmt.Errorf("qos %d on %s: %w", prefetch, name, err)
 	}
-	tag := c.Tag
-	if tag == "" {
-		tag = fmt.Sprintf("%s-%d", lanes[0].Queue, time.Now().UnixNano())
-	}
-	weights := make([]int, len(lanes))
-	tags := make([]string, len(lanes))
-	feeds := make([]<-chan amqp.Delivery, len(lanes))
-	for i, l := range lanes {
-		weights[i], tags[i] = l.Weight, tag
-		if len(lanes) > 1 {
-			tags[i] = fmt.Sprintf("%s-lane-%d", tag, i)
-		}
-		feeds[i], err = ch.ConsumeWithContext(context.WithoutCancel(ctx), l.Queue, tags[i], false, c.Exclusive, false, false, c.Args)
-		if err != nil {
-			return fmt.Errorf("consume %s: %w", l.Queue, err)
-		}
+	tags, feeds, err := c.consume(ctx, ch, lanes)
+	if err != nil {
+		return err
 	}
 	if c.OnConsuming != nil {
 		c.OnConsuming()
@@ -128,51 +115,11 @@ func (c *Consumer) Run(ctx context.Context, conn *amqp.Connection, deadLetters *
 			}
 		}
 	}
+	held, feedEnded := c.take(lanes, feeds)
 	// Handlers get a context that outlives ctx by Grace, so in-flight work can still publish and ack.
 	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer hcancel()
-	// Deliveries are taken from the client library at once into the worker's own lanes, so every delivery the
-	// broker counts as unacknowledged is one the worker knows it holds (and reports), not one hidden in the
-	// library's buffer while every handler is busy. The broker bounds each lane by the prefetch or credit.
-	held := fair.New[amqp.Delivery](weights)
-	hold := c.Hold
-	if hold == nil {
-		hold = func(int) {}
-	}
-	var feeders sync.WaitGroup
-	feedEnded := make(chan string, len(lanes))
-	for i, deliveries := range feeds {
-		feeders.Add(1)
-		go func() {
-			defer feeders.Done()
-			for d := range deliveries {
-				hold(1)
-				held.Push(i, d)
-			}
-			feedEnded <- lanes[i].Queue
-		}()
-	}
-	go func() { feeders.Wait(); held.Close() }()
-	var wg sync.WaitGroup
-	for range max(c.Concurrency, 1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				d, lane, ok := held.Pop()
-				if !ok {
-					return
-				}
-				if c.Seen != nil {
-					c.Seen(lane, d)
-				}
-				c.process(hctx, d, lanes[lane].Queue, deadLetters)
-				hold(-1)
-			}
-		}()
-	}
-	handlersDone := make(chan struct{})
-	go func() { wg.Wait(); close(handlersDone) }()
+	handlersDone := c.handle(hctx, held, lanes, deadLetters)
 
 	var result error
 	select {
@@ -200,6 +147,88 @@ func (c *Consumer) Run(ctx context.Context, conn *amqp.Connection, deadLetters *
 	hcancel()
 	<-handlersDone
 	return result
+}
+
+// consume starts one consumer per lane on ch and returns their tags and deliveries.
+func (c *Consumer) consume(ctx context.Context, ch *amqp.Channel, lanes []Lane) ([]string, []<-chan amqp.Delivery, error) {
+	tag := c.Tag
+	if tag == "" {
+		tag = fmt.Sprintf("%s-%d", lanes[0].Queue, time.Now().UnixNano())
+	}
+	tags := make([]string, len(lanes))
+	feeds := make([]<-chan amqp.Delivery, len(lanes))
+	for i, l := range lanes {
+		tags[i] = tag
+		if len(lanes) > 1 {
+			tags[i] = fmt.Sprintf("%s-lane-%d", tag, i)
+		}
+		var err error
+		feeds[i], err = ch.ConsumeWithContext(context.WithoutCancel(ctx), l.Queue, tags[i], false, c.Exclusive, false, false, c.Args)
+		if err != nil {
+			return nil, nil, fmt.Errorf("consume %s: %w", l.Queue, err)
+		}
+	}
+	return tags, feeds, nil
+}
+
+// take moves deliveries from the client library at once into the worker's own lanes, so every delivery the
+// broker counts as unacknowledged is one the worker knows it holds (and reports), not one hidden in the
+// library's buffer while every handler is busy; the broker bounds each lane by the prefetch or credit. The
+// returned queue closes when every feed has ended; feedEnded names each lane whose feed ends.
+func (c *Consumer) take(lanes []Lane, feeds []<-chan amqp.Delivery) (held *fair.Queue[amqp.Delivery], feedEnded <-chan string) {
+	weights := make([]int, len(lanes))
+	for i, l := range lanes {
+		weights[i] = l.Weight
+	}
+	held = fair.New[amqp.Delivery](weights)
+	ended := make(chan string, len(lanes))
+	var feeders sync.WaitGroup
+	for i, deliveries := range feeds {
+		feeders.Add(1)
+		go func() {
+			defer feeders.Done()
+			for d := range deliveries {
+				c.hold(1)
+				held.Push(i, d)
+			}
+			ended <- lanes[i].Queue
+		}()
+	}
+	go func() { feeders.Wait(); held.Close() }()
+	return held, ended
+}
+
+// handle runs Concurrency handlers over what held serves, in round robin across lanes, until it closes; the
+// returned channel closes when they are done.
+func (c *Consumer) handle(ctx context.Context, held *fair.Queue[amqp.Delivery], lanes []Lane, deadLetters *Publisher) <-chan struct{} {
+	var wg sync.WaitGroup
+	for range max(c.Concurrency, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				d, lane, ok := held.Pop()
+				if !ok {
+					return
+				}
+				if c.Seen != nil {
+					c.Seen(lane, d)
+				}
+				c.process(ctx, d, lanes[lane].Queue, deadLetters)
+				c.hold(-1)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	return done
+}
+
+// hold tells Hold, when set, of a delivery taken or settled.
+func (c *Consumer) hold(delta int) {
+	if c.Hold != nil {
+		c.Hold(delta)
+	}
 }
 
 func (c *Consumer) process(ctx context.Context, d amqp.Delivery, queue string, deadLetters *Publisher) {
