@@ -267,8 +267,8 @@ func TestLanes(t *testing.T) {
 	if got := c.LaneWeights("broadcaster"); !slices.Equal(got, []int{1}) {
 		t.Errorf("broadcaster weights %v", got)
 	}
-	// The credit shares amqp.prefetch (200) among the lanes unless set.
-	if c.LaneCredit("filter") != 50 || c.LaneCredit("broadcaster") != 200 {
+	// Each lane gets amqp.prefetch (200) unless set.
+	if c.LaneCredit("filter") != 200 || c.LaneCredit("broadcaster") != 200 {
 		t.Errorf("credits %d, %d", c.LaneCredit("filter"), c.LaneCredit("broadcaster"))
 	}
 	o := c.Topology()

@@ -11,10 +11,15 @@ import (
 	"testing"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/rs/zerolog"
 
 	"github.com/warren-mq/warren/services/master/master"
+	"github.com/warren-mq/warren/shared/amqpx"
+	"github.com/warren-mq/warren/shared/config"
+	"github.com/warren-mq/warren/shared/event"
 	"github.com/warren-mq/warren/shared/testkit"
+	"github.com/warren-mq/warren/shared/topology"
 )
 
 // TestStatusServerFollowsTheMaster runs a master with master.status_addr against the real broker and checks
@@ -108,4 +113,79 @@ func TestStatusServerSaysTheBrokerIsDown(t *testing.T) {
 	if _, m := testkit.HTTPGet(base + "/metrics"); !strings.Contains(m, "warren_master_broker_connected 0") {
 		t.Errorf("/metrics does not say the broker is down")
 	}
+}
+
+// TestLanedPool runs a master whose filter pool has three lanes: the worker it spawns learns the lanes from
+// it and answers every event of every lane; the master's status lists the lanes, sums the backlog over them,
+// and names the keys the worker took from each.
+func TestLanedPool(t *testing.T) {
+	url := testkit.Broker(t)
+	conn := testkit.Conn(t, url)
+	cfg := testConfig(t, url, "process", 1)
+	cfg.Lanes = map[string]config.Lanes{"filter": {Count: 3, Pin: []string{"pinned=2"}}}
+	statuses := make(chan event.PoolStatus, 100)
+	testkit.Go(t, func(ctx context.Context) error {
+		return amqpx.Follow(ctx, conn, topology.StatusExchange, 100, func(d amqp.Delivery) {
+			var s event.PoolStatus
+			if json.Unmarshal(d.Body, &s) == nil {
+				select {
+				case statuses <- s:
+				default:
+				}
+			}
+		})
+	})
+	startMaster(t, cfg, newRuntime(t, cfg, owner()))
+
+	rc := testkit.CountResults(t, conn)
+	pub := testkit.Publisher(t, conn)
+	const perKey = 100
+	keys := []string{"pinned", "tenant-a", "tenant-b", ""}
+	for _, k := range keys {
+		for i := range perKey {
+			msg := testkit.JSON(event.Text{ID: fmt.Sprintf("l-%s-%d", k, i), Text: "you fool"})
+			if k != "" {
+				msg.Headers = amqp.Table{topology.HeaderKey: k}
+			}
+			if err := pub.Publish(context.Background(), topology.FilterExchange, "", msg); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	testkit.Eventually(t, 60*time.Second, "every result", func() bool {
+		missing, _ := rc.Check("l-", perKey*len(keys))
+		return missing == 0
+	})
+	var last event.PoolStatus
+	testkit.Eventually(t, 30*time.Second, "a status naming the pinned key in lane 2", func() bool {
+		for {
+			select {
+			case last = <-statuses:
+				if len(last.Lanes) == 3 && laneHasKey(last.Lanes[2], "pinned") {
+					return true
+				}
+			default:
+				return false
+			}
+		}
+	})
+	sum := 0
+	for i, l := range last.Lanes {
+		sum += l.Ready
+		if l.Queue != topology.LaneQueues(topology.FilterWork, 3)[i] {
+			t.Errorf("lane %d is %s", i, l.Queue)
+		}
+	}
+	if sum != last.Ready {
+		t.Errorf("status ready %d, lanes sum to %d", last.Ready, sum)
+	}
+}
+
+func laneHasKey(l event.LaneStatus, key string) bool {
+	for _, k := range l.Keys {
+		if k.Key == key && k.Events > 0 {
+			return true
+		}
+	}
+	return false
 }
