@@ -31,6 +31,9 @@ type FairnessConfig struct {
 	Flood       time.Duration
 	FloodFactor float64
 	QuietShare  float64
+	// Rounds is how many times B alone and noisy-neighbour on lanes run, alternately: one p99 on this shared
+	// machine is too noisy to judge a 2× bar by.
+	Rounds int
 	// PairFor is how long the two equal-demand sources send, each at PairFactor times the capacity.
 	PairFor    time.Duration
 	PairFactor float64
@@ -68,10 +71,11 @@ type FairnessResult struct {
 	Config  FairnessConfig
 	// Capacity is the throttled pool's measured capacity in events/s, which sizes the sources.
 	Capacity float64
-	// Alone is source B by itself on the laned pool; Laned and OneQueue are noisy-neighbour with and
-	// without lanes; Pair is two equal-demand sources on the laned pool.
-	Alone, Laned, OneQueue, Pair FairnessRun
-	Saturation                   []SaturationPoint
+	// Alone is source B by itself on the laned pool and Laned noisy-neighbour on lanes, once per round;
+	// OneQueue is noisy-neighbour without lanes; Pair is two equal-demand sources on the laned pool.
+	Alone, Laned   []FairnessRun
+	OneQueue, Pair FairnessRun
+	Saturation     []SaturationPoint
 }
 
 const (
@@ -83,7 +87,7 @@ const (
 // equal-demand sources share it, and what lanes cost and gain at saturation.
 func Fairness(ctx context.Context, env *Env) (FairnessResult, error) {
 	cfg := FairnessConfig{Workers: 2, WorkDelay: 5 * time.Millisecond, Concurrency: 1, Lanes: 2,
-		Flood: env.d(30 * time.Second), FloodFactor: 5, QuietShare: 0.02, PairFor: env.d(20 * time.Second), PairFactor: 1,
+		Flood: env.d(30 * time.Second), FloodFactor: 5, QuietShare: 0.02, Rounds: 2, PairFor: env.d(20 * time.Second), PairFactor: 1,
 		SatLanes: 4, SatKeys: 8, SatRounds: 2, SatDuration: env.d(12 * time.Second), SatWarmup: env.d(3 * time.Second)}
 	res := FairnessResult{Config: cfg}
 	throttled := []string{"WARREN_FILTER_WORK_DELAY=" + cfg.WorkDelay.String(), fmt.Sprintf("WARREN_FILTER_CONCURRENCY=%d", cfg.Concurrency)}
@@ -112,22 +116,25 @@ func Fairness(ctx context.Context, env *Env) (FairnessResult, error) {
 	a := steady("A", keyA, floodRate, 2, cfg.Flood)
 	b := steady("B", keyB, quietRate, 1, cfg.Flood)
 
-	runs := []struct {
+	type plannedRun struct {
 		into    *FairnessRun
 		name    string
 		lanes   int
 		env     []string
 		sources []scenario.Source
 		drain   time.Duration
-	}{
-		{&res.Alone, "B alone", cfg.Lanes, laned, []scenario.Source{b}, env.d(30 * time.Second)},
-		{&res.Laned, "noisy-neighbour", cfg.Lanes, laned, []scenario.Source{a, b}, drain},
-		{&res.OneQueue, "noisy-neighbour", 1, throttled, []scenario.Source{a, b}, drain},
-		{&res.Pair, "equal demand", cfg.Lanes, laned, []scenario.Source{
+	}
+	var runs []plannedRun
+	res.Alone, res.Laned = make([]FairnessRun, cfg.Rounds), make([]FairnessRun, cfg.Rounds)
+	for i := range cfg.Rounds {
+		runs = append(runs, plannedRun{&res.Alone[i], fmt.Sprintf("B alone (round %d)", i+1), cfg.Lanes, laned, []scenario.Source{b}, env.d(30 * time.Second)},
+			plannedRun{&res.Laned[i], fmt.Sprintf("noisy-neighbour (round %d)", i+1), cfg.Lanes, laned, []scenario.Source{a, b}, drain})
+	}
+	runs = append(runs, plannedRun{&res.OneQueue, "noisy-neighbour", 1, throttled, []scenario.Source{a, b}, drain},
+		plannedRun{&res.Pair, "equal demand", cfg.Lanes, laned, []scenario.Source{
 			steady("A", keyA, cfg.PairFactor*res.Capacity, 1, cfg.PairFor),
 			steady("B", keyB, cfg.PairFactor*res.Capacity, 1, cfg.PairFor)},
-			time.Duration(2*cfg.PairFactor*float64(cfg.PairFor)) + env.d(30*time.Second)},
-	}
+			time.Duration(2*cfg.PairFactor*float64(cfg.PairFor)) + env.d(30*time.Second)})
 	for _, r := range runs {
 		env.Log.Info().Str("run", r.name).Int("lanes", r.lanes).Msg("fairness")
 		sc, err := scenario.NewMultiSource(r.name, r.drain, r.sources...)
@@ -232,28 +239,38 @@ func (r FairnessResult) Markdown() string {
 	fmt.Fprintf(&b, "A fixed pool of %d filter workers, each with %d handler taking %v per event: capacity measured at **%s ev/s** (closed loop). "+
 		"*noisy-neighbour*: source A (key `%s`) floods at %g× that, %s ev/s, for %s while source B (key `%s`) sends %g %% of A, %s ev/s. "+
 		"With lanes the pool has %d lanes and the keys are pinned to lanes 0 and 1; *one queue* is today's single work queue. "+
-		"*equal demand*: A and B each at %g× the capacity for %s, on lanes. Latency is publish → result, per source.\n\n",
+		"*equal demand*: A and B each at %g× the capacity for %s, on lanes. Latency is publish → result, per source. "+
+		"B alone and noisy-neighbour on lanes run %d times, alternately, and each round is judged against its own B alone.\n\n",
 		c.Workers, c.Concurrency, c.WorkDelay, num(r.Capacity), keyA, c.FloodFactor, num(c.FloodFactor*r.Capacity), secs(c.Flood),
-		keyB, c.QuietShare*100, num(c.QuietShare*c.FloodFactor*r.Capacity), c.Lanes, c.PairFactor, secs(c.PairFor))
+		keyB, c.QuietShare*100, num(c.QuietShare*c.FloodFactor*r.Capacity), c.Lanes, c.PairFactor, secs(c.PairFor), c.Rounds)
 	b.WriteString("| run | lanes | source | sent | delivered | lost | dead | p50 | p99 | max |\n|---|---|---|---|---|---|---|---|---|---|\n")
-	for _, run := range []FairnessRun{r.Alone, r.Laned, r.OneQueue, r.Pair} {
+	all := append(append(append([]FairnessRun{}, r.Alone...), r.Laned...), r.OneQueue, r.Pair)
+	var lost int64
+	for _, run := range all {
+		lost += run.Report.Lost
 		for _, s := range run.Report.Sources {
 			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %d | %d | %s | %s | %s |\n", run.Name, run.Lanes, s.Name, num(float64(s.Sent)),
 				num(float64(s.Delivered)), s.Lost, s.DeadLettered, latency(s.Latency.P50), latency(s.Latency.P99), latency(s.Latency.Max))
 		}
 	}
-	alone, laned, one := r.Alone.p99("B"), r.Laned.p99("B"), r.OneQueue.p99("B")
-	var lost int64
-	for _, run := range []FairnessRun{r.Alone, r.Laned, r.OneQueue, r.Pair} {
-		lost += run.Report.Lost
-	}
 	b.WriteString("\n| bar | measured | verdict |\n|---|---|---|\n")
-	ratio := 0.0
-	if alone > 0 {
-		ratio = float64(laned) / float64(alone)
+	// Each round's B with lanes against the same round's B alone; a bar is met when every round meets it.
+	var ratios, p99s []string
+	within2, within1s := len(r.Laned) > 0, len(r.Laned) > 0
+	for i := range r.Laned {
+		alone, laned := r.Alone[i].p99("B"), r.Laned[i].p99("B")
+		ratio := 0.0
+		if alone > 0 {
+			ratio = float64(laned) / float64(alone)
+		}
+		ratios = append(ratios, fmt.Sprintf("%s vs %s (%.2f×)", latency(laned), latency(alone), ratio))
+		p99s = append(p99s, latency(laned))
+		within2 = within2 && alone > 0 && ratio <= 2
+		within1s = within1s && laned > 0 && laned <= time.Second
 	}
-	fmt.Fprintf(&b, "| B's p99 with lanes ≤ 2× its p99 alone | %s vs %s alone (%.2f×) | %s |\n", latency(laned), latency(alone), ratio, verdict(alone > 0 && ratio <= 2))
-	fmt.Fprintf(&b, "| B's p99 with lanes ≤ 1 s | %s | %s |\n", latency(laned), verdict(laned > 0 && laned <= time.Second))
+	fmt.Fprintf(&b, "| B's p99 with lanes ≤ 2× its p99 alone, each round | %s | %s |\n", strings.Join(ratios, "; "), verdict(within2))
+	fmt.Fprintf(&b, "| B's p99 with lanes ≤ 1 s, each round | %s | %s |\n", strings.Join(p99s, "; "), verdict(within1s))
+	one := r.OneQueue.p99("B")
 	fmt.Fprintf(&b, "| B's p99 with one queue (for comparison) | %s | — |\n", latency(one))
 	if f := r.Pair.Report.Fairness; f != nil && f.Defined {
 		fmt.Fprintf(&b, "| equal demand: Jain's index ≥ 0.99 | %.4f over a %s window | %s |\n", f.Index, secs(f.Window()), verdict(f.Index >= 0.99))
