@@ -141,9 +141,11 @@ func TestLanedPool(t *testing.T) {
 	pub := testkit.Publisher(t, conn)
 	const perKey = 100
 	keys := []string{"pinned", "tenant-a", "tenant-b", ""}
-	for _, k := range keys {
+	for j, k := range keys {
 		for i := range perKey {
-			msg := testkit.JSON(event.Text{ID: fmt.Sprintf("l-%s-%d", k, i), Text: "you fool"})
+			id := fmt.Sprintf("l-%d", j*perKey+i)
+			msg := testkit.JSON(event.Text{ID: id, Text: "you fool"})
+			msg.MessageId = id
 			if k != "" {
 				msg.Headers = amqp.Table{topology.HeaderKey: k}
 			}
@@ -153,7 +155,7 @@ func TestLanedPool(t *testing.T) {
 		}
 	}
 	testkit.Eventually(t, 60*time.Second, "every result", func() bool {
-		missing, _ := rc.Check("l-", perKey*len(keys))
+		missing, _ := rc.Check("l", perKey*len(keys))
 		return missing == 0
 	})
 	var last event.PoolStatus
