@@ -188,11 +188,14 @@ func TestLanes(t *testing.T) {
 	status := event.PoolStatus{Pool: "filter", At: time.Now().UTC(), Lanes: []event.LaneStatus{
 		{Lane: 2, Queue: topology.FilterWork + ".2", Ready: 2, Keys: []event.KeyCount{{Key: "tenant-b", Events: 2}, {Key: "x", Events: 1}}}}}
 	body, _ := json.Marshal(status)
+	// Another pool's status comes first: it must not end the wait for the filter's.
+	other, _ := json.Marshal(event.PoolStatus{Pool: "broadcaster", At: time.Now().UTC()})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
 		// The command's private queue exists only once it has dialled: publish until it is done.
 		for ctx.Err() == nil {
+			testkit.Publish(t, conn, topology.StatusExchange, "", amqp.Publishing{ContentType: "application/json", Body: other})
 			testkit.Publish(t, conn, topology.StatusExchange, "", amqp.Publishing{ContentType: "application/json", Body: body})
 			time.Sleep(50 * time.Millisecond)
 		}

@@ -140,6 +140,10 @@ func (c *client) latestStatuses(ctx context.Context, pools []topology.Pool, wait
 	if wait == 0 {
 		return out, nil
 	}
+	wanted := map[string]bool{}
+	for _, p := range pools {
+		wanted[p.Name] = true
+	}
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	err := c.follow(wctx, topology.StatusExchange, func(d amqp.Delivery) {
@@ -151,8 +155,11 @@ func (c *client) latestStatuses(ctx context.Context, pools []topology.Pool, wait
 		if pc, ok := c.cfg.Master.Pools[s.Pool]; ok {
 			name = pc.Service
 		}
+		if !wanted[name] {
+			return
+		}
 		out[name] = s
-		if len(out) >= len(pools) {
+		if len(out) == len(wanted) {
 			cancel()
 		}
 	})
