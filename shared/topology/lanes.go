@@ -3,6 +3,7 @@ package topology
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"unicode/utf8"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -106,7 +107,11 @@ func validKey(s string) (string, string) {
 // ValidateKey says what is wrong with a fairness key a user configures or sends, or nil.
 func ValidateKey(s string) error {
 	if _, why := validKey(s); why != "" {
-		return fmt.Errorf("fairness key %.40q…: %s (at most %d bytes of UTF-8)", s, why, MaxKeyBytes)
+		shown := strconv.Quote(s)
+		if len(s) > 40 {
+			shown = strconv.Quote(s[:40]) + "…"
+		}
+		return fmt.Errorf("fairness key %s: %s (at most %d bytes of UTF-8)", shown, why, MaxKeyBytes)
 	}
 	return nil
 }

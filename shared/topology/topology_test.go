@@ -250,3 +250,16 @@ func TestKey(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateKey(t *testing.T) {
+	if err := ValidateKey("tenant-a"); err != nil {
+		t.Errorf("a good key: %v", err)
+	}
+	err := ValidateKey(strings.Repeat("k", MaxKeyBytes+1))
+	if err == nil || err.Error() != `fairness key "`+strings.Repeat("k", 40)+`"…: too long (at most 255 bytes of UTF-8)` {
+		t.Errorf("a long key: %v", err)
+	}
+	if err := ValidateKey("\xff"); err == nil || err.Error() != `fairness key "\xff": not UTF-8 (at most 255 bytes of UTF-8)` {
+		t.Errorf("a key that is not UTF-8: %v", err)
+	}
+}
