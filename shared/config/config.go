@@ -5,9 +5,11 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -88,7 +90,7 @@ func (c Config) Topology() topology.Options {
 // worker started without the master's configuration file still consumes the same lanes.
 func (c Config) LaneEnv() []string {
 	var env []string
-	for _, name := range sortedNames(c.Lanes) {
+	for _, name := range slices.Sorted(maps.Keys(c.Lanes)) {
 		l := c.Lanes[name]
 		key := "lanes." + name + "."
 		env = append(env, EnvName(key+"count")+"="+strconv.Itoa(l.Count), EnvName(key+"credit")+"="+strconv.Itoa(l.Credit))
@@ -99,15 +101,6 @@ func (c Config) LaneEnv() []string {
 		env = append(env, EnvName(key+"weights")+"="+strings.Join(ws, ","), EnvName(key+"pin")+"="+strings.Join(l.Pin, ","))
 	}
 	return env
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // parsePins reads "key=lane" pins for a pool of count lanes; the error names the key.
@@ -210,14 +203,7 @@ type Master struct {
 }
 
 // PoolNames returns the configured pools' names, sorted.
-func (m Master) PoolNames() []string {
-	names := make([]string, 0, len(m.Pools))
-	for name := range m.Pools {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names
-}
+func (m Master) PoolNames() []string { return slices.Sorted(maps.Keys(m.Pools)) }
 
 // NoPoolError is the error for a pool name that is not configured: it lists the pools that are.
 func (m Master) NoPoolError(name string) error {
@@ -682,7 +668,7 @@ func (c Config) Validate() error {
 	if c.Broadcaster.Concurrency <= 0 {
 		bad("broadcaster.concurrency", "must be positive, got %d", c.Broadcaster.Concurrency)
 	}
-	for _, name := range sortedNames(c.Lanes) {
+	for _, name := range slices.Sorted(maps.Keys(c.Lanes)) {
 		l, key := c.Lanes[name], "lanes."+name
 		if _, ok := topology.PoolNamed(name); !ok {
 			bad(key, "no pool %q has lanes (pools: filter, broadcaster)", name)

@@ -2,7 +2,6 @@ package topology
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"unicode/utf8"
 
@@ -114,13 +113,4 @@ func ValidateKey(s string) error {
 		return fmt.Errorf("fairness key %s: %s (at most %d bytes of UTF-8)", shown, why, MaxKeyBytes)
 	}
 	return nil
-}
-
-func sortedKeys(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -4,6 +4,8 @@ package topology
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -234,7 +236,7 @@ func declarePool(ch Declarer, p Pool, l Lanes, o Options) error {
 			return fmt.Errorf("bind %s to %s: %w", q, p.HashExchange(), err)
 		}
 	}
-	for _, key := range sortedKeys(l.Pins) {
+	for _, key := range slices.Sorted(maps.Keys(l.Pins)) {
 		lane := l.Pins[key]
 		if lane < 0 || lane >= len(lanes) {
 			return fmt.Errorf("pin key %q to lane %d: the pool has lanes 0 to %d", key, lane, len(lanes)-1)

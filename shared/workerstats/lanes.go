@@ -65,14 +65,10 @@ func (l *laneKeys) take() ([]event.LaneStats, int) {
 	}
 	out := make([]event.LaneStats, 0, len(lanes))
 	for lane, c := range lanes {
-		s := event.LaneStats{Lane: lane, Taken: c.taken, Other: c.other, Keys: map[string]int{}}
-		for _, kc := range TopKeys(c.keys, reportedKeys) {
+		top, rest := TopKeys(c.keys, reportedKeys)
+		s := event.LaneStats{Lane: lane, Taken: c.taken, Other: c.other + rest, Keys: make(map[string]int, len(top))}
+		for _, kc := range top {
 			s.Keys[kc.Key] = kc.Events
-		}
-		for k, n := range c.keys {
-			if _, kept := s.Keys[k]; !kept {
-				s.Other += n
-			}
 		}
 		out = append(out, s)
 	}
@@ -80,8 +76,9 @@ func (l *laneKeys) take() ([]event.LaneStats, int) {
 	return out, invalid
 }
 
-// TopKeys returns the n most frequent keys of counts, the most frequent first (ties by key).
-func TopKeys(counts map[string]int, n int) []event.KeyCount {
+// TopKeys returns the n most frequent keys of counts, the most frequent first (ties by key), and the events
+// of the keys left out.
+func TopKeys(counts map[string]int, n int) (top []event.KeyCount, rest int) {
 	all := make([]event.KeyCount, 0, len(counts))
 	for k, c := range counts {
 		all = append(all, event.KeyCount{Key: k, Events: c})
@@ -93,7 +90,10 @@ func TopKeys(counts map[string]int, n int) []event.KeyCount {
 		return all[i].Key < all[j].Key
 	})
 	if len(all) > n {
+		for _, kc := range all[n:] {
+			rest += kc.Events
+		}
 		all = all[:n]
 	}
-	return all
+	return all, rest
 }

@@ -124,14 +124,9 @@ func (b *statsBoard) laneKeys(pool string, now time.Time, n int) (keys map[int][
 	b.mu.Unlock()
 	keys = map[int][]event.KeyCount{}
 	for lane, c := range counts {
-		top := workerstats.TopKeys(c, n)
+		top, rest := workerstats.TopKeys(c, n)
 		keys[lane] = top
-		for _, kc := range top {
-			delete(c, kc.Key)
-		}
-		for _, rest := range c {
-			other[lane] += rest
-		}
+		other[lane] += rest
 	}
 	return keys, other
 }
